@@ -1,0 +1,115 @@
+package dev.mailserver.common.testing;
+
+import java.io.ByteArrayOutputStream;
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A blocking line-oriented socket client for dialogue tests (SMTP and POP3). Call it from the test
+ * thread, never from an event loop. Reads time out after 10 s so a silent server fails the test.
+ */
+public final class LineClient implements Closeable {
+  private final Socket socket;
+  private final InputStream in;
+  private final OutputStream out;
+
+  public LineClient(String host, int port) throws IOException {
+    socket = new Socket();
+    socket.connect(new InetSocketAddress(host, port), 5000);
+    socket.setSoTimeout(10_000);
+    in = socket.getInputStream();
+    out = socket.getOutputStream();
+  }
+
+  /** Sends the bytes as they are (no CRLF added). */
+  public LineClient sendRaw(byte[] bytes) throws IOException {
+    out.write(bytes);
+    out.flush();
+    return this;
+  }
+
+  public LineClient sendRaw(String s) throws IOException {
+    return sendRaw(s.getBytes(StandardCharsets.UTF_8));
+  }
+
+  /** Sends one line terminated by CRLF. */
+  public LineClient send(String line) throws IOException {
+    return sendRaw(line + "\r\n");
+  }
+
+  /** Reads one line without its CRLF; null at end of stream. */
+  public String readLine() throws IOException {
+    ByteArrayOutputStream b = new ByteArrayOutputStream();
+    int c;
+    while ((c = in.read()) >= 0) {
+      if (c == '\n') {
+        byte[] a = b.toByteArray();
+        int len = a.length > 0 && a[a.length - 1] == '\r' ? a.length - 1 : a.length;
+        return new String(a, 0, len, StandardCharsets.UTF_8);
+      }
+      b.write(c);
+    }
+    return b.size() == 0 ? null : b.toString(StandardCharsets.UTF_8);
+  }
+
+  /** Reads one SMTP reply (all its continuation lines) and returns the lines. */
+  public List<String> readSmtpReply() throws IOException {
+    List<String> lines = new ArrayList<>();
+    String l;
+    do {
+      l = readLine();
+      if (l == null) {
+        throw new IOException("connection closed after " + lines);
+      }
+      lines.add(l);
+    } while (l.length() > 3 && l.charAt(3) == '-');
+    return lines;
+  }
+
+  /** The last line of the next SMTP reply. */
+  public String smtp() throws IOException {
+    List<String> r = readSmtpReply();
+    return r.get(r.size() - 1);
+  }
+
+  /** Reads POP3 multi-line data up to the terminating "." line; returns the raw bytes still stuffed, CRLF kept. */
+  public byte[] readPop3MultiLineRaw() throws IOException {
+    ByteArrayOutputStream all = new ByteArrayOutputStream();
+    while (true) {
+      String l = readLine();
+      if (l == null) {
+        throw new IOException("connection closed inside multi-line response");
+      }
+      if (l.equals(".")) {
+        return all.toByteArray();
+      }
+      all.writeBytes(l.getBytes(StandardCharsets.UTF_8));
+      all.writeBytes(new byte[] {'\r', '\n'});
+    }
+  }
+
+  /** True when the server has closed the connection (reads end of stream within the timeout). */
+  public boolean isClosedByServer() throws IOException {
+    try {
+      return in.read() < 0;
+    } catch (java.net.SocketException e) {
+      return true;
+    }
+  }
+
+  public Socket socket() {
+    return socket;
+  }
+
+  @Override
+  public void close() throws IOException {
+    socket.close();
+  }
+}
