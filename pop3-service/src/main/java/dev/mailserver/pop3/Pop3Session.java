@@ -1,0 +1,127 @@
+package dev.mailserver.pop3;
+
+import java.util.Objects;
+
+/**
+ * State of one POP3 session; every state transition happens here. Confined to the connection's
+ * event loop. The maildrop lock is released exactly once: at the end of UPDATE, or when the
+ * connection goes away outside UPDATE (RFC 1939 section 6: a session ending without QUIT does not
+ * enter UPDATE, so nothing is deleted).
+ */
+public final class Pop3Session {
+
+  private Pop3State state = Pop3State.AUTHORIZATION;
+  private String user;
+  private MaildropLock lock;
+  private Maildrop maildrop;
+  private boolean quit;
+  private boolean closed;
+
+  public Pop3State state() {
+    return state;
+  }
+
+  /** USER: remembers the name for the following PASS (RFC 1939 section 7). */
+  public void userGiven(String name) {
+    requireState(Pop3State.AUTHORIZATION);
+    this.user = name;
+  }
+
+  /** The name from USER, cleared: after a PASS, right or wrong, the client starts again with USER. */
+  public String takeUser() {
+    String u = user;
+    user = null;
+    return u;
+  }
+
+  public boolean hasUser() {
+    return user != null;
+  }
+
+  /**
+   * Authenticated, locked and snapshotted: enter TRANSACTION. If the connection closed while the
+   * login was in flight, the lock is released at once and false is returned.
+   */
+  public boolean enterTransaction(MaildropLock lock, Maildrop maildrop) {
+    Objects.requireNonNull(lock, "lock");
+    Objects.requireNonNull(maildrop, "maildrop");
+    if (closed || state != Pop3State.AUTHORIZATION) {
+      lock.release();
+      return false;
+    }
+    this.lock = lock;
+    this.maildrop = maildrop;
+    this.state = Pop3State.TRANSACTION;
+    return true;
+  }
+
+  /** QUIT in TRANSACTION (RFC 1939 section 6). The lock stays held until {@link #finishUpdate()}. */
+  public void enterUpdate() {
+    requireState(Pop3State.TRANSACTION);
+    state = Pop3State.UPDATE;
+    quit = true;
+  }
+
+  /** End of UPDATE: deletions are done (or failed); release the lock. */
+  public void finishUpdate() {
+    requireState(Pop3State.UPDATE);
+    releaseLock();
+  }
+
+  /** QUIT in AUTHORIZATION: nothing to apply, just close. */
+  public void quitWithoutUpdate() {
+    requireState(Pop3State.AUTHORIZATION);
+    quit = true;
+  }
+
+  /**
+   * The connection is gone (client hang-up, idle timeout, server stop). Outside UPDATE the lock is
+   * released now; inside UPDATE the running deletion releases it when it finishes, so nobody
+   * snapshots a maildrop whose deletions are still being applied.
+   */
+  public void closed() {
+    closed = true;
+    user = null;
+    if (state != Pop3State.UPDATE) {
+      releaseLock();
+    }
+  }
+
+  public boolean isClosed() {
+    return closed;
+  }
+
+  /** True after QUIT: the connection closes once the reply is written. */
+  public boolean isQuit() {
+    return quit;
+  }
+
+  public Maildrop maildrop() {
+    requireState(Pop3State.TRANSACTION, Pop3State.UPDATE);
+    return maildrop;
+  }
+
+  public String mailbox() {
+    return lock == null ? null : lock.mailbox();
+  }
+
+  /** True while this session holds its maildrop lock. */
+  public boolean holdsLock() {
+    return lock != null && !lock.isReleased();
+  }
+
+  private void releaseLock() {
+    if (lock != null) {
+      lock.release();
+    }
+  }
+
+  private void requireState(Pop3State... allowed) {
+    for (Pop3State s : allowed) {
+      if (state == s) {
+        return;
+      }
+    }
+    throw new IllegalStateException("not allowed in state " + state);
+  }
+}
