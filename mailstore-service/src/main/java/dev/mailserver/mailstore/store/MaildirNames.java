@@ -94,7 +94,7 @@ public final class MaildirNames {
     int m = unique.indexOf('M');
     if (m >= 0) {
       int i = m + 1;
-      while (i < unique.length() && Character.isDigit(unique.charAt(i)) && i - m <= 6) {
+      while (i < unique.length() && unique.charAt(i) >= '0' && unique.charAt(i) <= '9' && i - m <= 6) {
         i++;
       }
       if (i > m + 1) {

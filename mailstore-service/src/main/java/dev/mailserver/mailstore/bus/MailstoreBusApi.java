@@ -1,0 +1,147 @@
+package dev.mailserver.mailstore.bus;
+
+import dev.mailserver.common.bus.Addresses;
+import dev.mailserver.common.bus.Codecs;
+import dev.mailserver.common.bus.DeliverRequestCodec;
+import dev.mailserver.common.bus.MailstoreError;
+import dev.mailserver.common.bus.MailstoreException;
+import dev.mailserver.common.model.DeliverRequest;
+import dev.mailserver.common.model.MessageInfo;
+import dev.mailserver.mailstore.MailstoreService;
+import dev.mailserver.mailstore.store.MailboxName;
+import io.vertx.core.Future;
+import io.vertx.core.Vertx;
+import io.vertx.core.eventbus.Message;
+import io.vertx.core.eventbus.MessageConsumer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The event-bus adapter: one consumer per address of {@code common/README.md}. It only decodes
+ * requests, calls {@link MailstoreService} and encodes replies; failures go back as
+ * {@link MailstoreException#toReplyException()} so clients get the typed error code.
+ */
+public final class MailstoreBusApi {
+  private static final Logger log = LoggerFactory.getLogger(MailstoreBusApi.class);
+
+  private final Vertx vertx;
+  private final MailstoreService service;
+  private final String node;
+  private final List<MessageConsumer<?>> consumers = new ArrayList<>();
+
+  public MailstoreBusApi(Vertx vertx, MailstoreService service, String node) {
+    this.vertx = vertx;
+    this.service = service;
+    this.node = node;
+  }
+
+  /** Registers every consumer; completes when the registrations have propagated (cluster-wide). */
+  public Future<Void> start() {
+    Codecs.register(vertx);
+    consumer(Addresses.DELIVER, this::deliver);
+    consumer(Addresses.LIST, body -> {
+      JsonObject req = json(body);
+      return service.list(req.getString("mailbox")).map(list -> {
+        JsonArray arr = new JsonArray();
+        list.stream().map(MessageInfo::toJson).forEach(arr::add);
+        return new JsonObject().put("mailbox", req.getString("mailbox")).put("messages", arr);
+      });
+    });
+    consumer(Addresses.FETCH, body -> {
+      JsonObject req = json(body);
+      return service.fetch(req.getString("mailbox"), req.getString("id"), req.getInteger("bodyLines"));
+    });
+    consumer(Addresses.DELETE, body -> {
+      JsonObject req = json(body);
+      JsonArray ids = req.getJsonArray("ids");
+      if (ids == null) {
+        throw new MailstoreException(MailstoreError.INVALID_REQUEST, "ids missing");
+      }
+      List<String> list = new ArrayList<>();
+      for (Object o : ids) {
+        if (!(o instanceof String s)) {
+          throw new MailstoreException(MailstoreError.INVALID_REQUEST, "ids must be strings");
+        }
+        list.add(s);
+      }
+      return service.delete(req.getString("mailbox"), list).map(r -> r.toJson());
+    });
+    consumer(Addresses.AUTHENTICATE, body -> {
+      JsonObject req = body instanceof JsonObject j ? j : new JsonObject();
+      Object address = req.getValue("address");
+      Object password = req.getValue("password");
+      // Malformed requests fail like wrong passwords: the contract lists only AUTH_FAILED here.
+      return service.authenticate(address instanceof String a ? a : null, password instanceof String p ? p : null)
+          .map(a -> new JsonObject().put("address", a));
+    });
+    consumer(Addresses.MAILBOX_EXISTS, body -> {
+      String canonical = MailboxName.of(json(body).getString("address")).address();
+      return Future.succeededFuture(new JsonObject().put("address", canonical).put("exists", service.exists(canonical)));
+    });
+    consumer(Addresses.PING, body -> Future.succeededFuture(new JsonObject().put("status", "ok").put("node", node)));
+    return Future.all(consumers.stream().map(MessageConsumer::completion).toList()).mapEmpty();
+  }
+
+  /** True while every consumer is registered; used by the readiness probe. */
+  public boolean isRegistered() {
+    return !consumers.isEmpty() && consumers.stream().allMatch(MessageConsumer::isRegistered);
+  }
+
+  public Future<Void> stop() {
+    List<Future<Void>> f = consumers.stream().map(MessageConsumer::unregister).toList();
+    consumers.clear();
+    return Future.all(f).mapEmpty();
+  }
+
+  private Future<Object> deliver(Object body) {
+    if (!(body instanceof DeliverRequest req)) {
+      throw new MailstoreException(MailstoreError.INVALID_REQUEST, "expected a DeliverRequest (codec " + DeliverRequestCodec.NAME + ")");
+    }
+    return service.deliver(req).map(r -> r.toJson());
+  }
+
+  private void consumer(String address, Function<Object, Future<?>> handler) {
+    consumers.add(vertx.eventBus().consumer(address, (Message<Object> m) -> {
+      Future<?> f;
+      try {
+        f = handler.apply(m.body());
+      } catch (RuntimeException e) {
+        f = Future.failedFuture(e);
+      }
+      f.onComplete(ar -> {
+        if (ar.succeeded()) {
+          m.reply(ar.result());
+        } else {
+          m.reply(toFailure(address, ar.cause()).toReplyException());
+        }
+      });
+    }));
+  }
+
+  /**
+   * Typed errors pass through; bad field types (ClassCastException from JsonObject getters) are
+   * the client's fault; anything else is a bug on our side.
+   */
+  private static MailstoreException toFailure(String address, Throwable t) {
+    if (t instanceof MailstoreException me) {
+      return me;
+    }
+    if (t instanceof ClassCastException || t instanceof IllegalArgumentException) {
+      return new MailstoreException(MailstoreError.INVALID_REQUEST, "malformed request: " + t.getMessage());
+    }
+    log.error("Unexpected failure handling {}", address, t);
+    return new MailstoreException(MailstoreError.INTERNAL, String.valueOf(t));
+  }
+
+  private static JsonObject json(Object body) {
+    if (body instanceof JsonObject j) {
+      return j;
+    }
+    throw new MailstoreException(MailstoreError.INVALID_REQUEST, "expected a JSON object");
+  }
+}
