@@ -125,7 +125,7 @@ public class MailstoreVerticle extends VerticleBase {
         "");
     System.out.println(banner);
     System.out.flush();
-    log.warn("No account configured: created demo account {} with password {}", address, password);
+    log.info("No account configured: created demo account {} (its password is printed above, once)", address);
   }
 
   /** The HTTP port actually bound (useful with port 0), or -1 before the server is up. */

@@ -1,0 +1,110 @@
+package dev.mailserver.pop3;
+
+import dev.mailserver.pop3.protocol.LineFramer;
+import dev.mailserver.pop3.protocol.Pop3Reply;
+import io.vertx.core.Future;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.net.NetSocket;
+import java.nio.charset.StandardCharsets;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Socket glue for one POP3 client: bytes in, framed lines to the {@link Pop3Handler}, encoded
+ * replies out. One command in flight: while a reply is pending (or the socket's write queue is
+ * full) reading is paused, so pipelined commands (RFC 2449 section 6.6) are answered in order and
+ * a slow store or a slow reader stops reads instead of buffering without bound.
+ * All methods run on the connection's event loop.
+ */
+final class Pop3Connection {
+
+  private static final Logger log = LoggerFactory.getLogger(Pop3Connection.class);
+
+  /** RFC 2449 section 4: a command line is at most 255 octets including CRLF. */
+  static final int MAX_COMMAND_LINE = 255;
+
+  private final NetSocket socket;
+  private final Pop3Handler handler;
+  private final LineFramer framer = new LineFramer(MAX_COMMAND_LINE);
+  private boolean busy;
+  private boolean pumping;
+  private boolean closed;
+
+  Pop3Connection(NetSocket socket, Pop3Handler handler) {
+    this.socket = socket;
+    this.handler = handler;
+  }
+
+  void start() {
+    socket.handler(this::onData);
+    socket.closeHandler(v -> onClose());
+    socket.exceptionHandler(t -> log.debug("POP3 connection {}: {}", socket.remoteAddress(), t.toString()));
+    socket.write(handler.greeting().encode());
+  }
+
+  private void onData(Buffer data) {
+    framer.feed(data);
+    pump();
+  }
+
+  /**
+   * Hands buffered lines to the handler one at a time. Replies that complete synchronously loop
+   * here instead of recursing, so a long pipelined burst cannot overflow the stack.
+   */
+  private void pump() {
+    if (pumping) {
+      return;
+    }
+    pumping = true;
+    try {
+      while (!busy && !closed && !handler.session().isQuit()) {
+        LineFramer.Frame frame = framer.next();
+        if (frame == null) {
+          socket.resume();
+          return;
+        }
+        busy = true;
+        Future<Pop3Reply> reply = frame instanceof LineFramer.Line line
+            ? handler.handle(line.bytes().toString(StandardCharsets.UTF_8))
+            : Future.succeededFuture(handler.lineTooLong());
+        reply.onComplete(ar -> respond(ar.succeeded() ? ar.result() : Pop3Handler.INTERNAL));
+      }
+      if (busy) {
+        socket.pause();
+      }
+    } finally {
+      pumping = false;
+    }
+  }
+
+  private void respond(Pop3Reply reply) {
+    if (closed) {
+      return;
+    }
+    Future<Void> written = socket.write(reply.encode());
+    if (handler.session().isQuit()) {
+      // RFC 1939 section 6: after the QUIT reply the server closes the connection.
+      written.onComplete(ar -> socket.close());
+      return;
+    }
+    if (socket.writeQueueFull()) {
+      socket.drainHandler(v -> {
+        socket.drainHandler(null);
+        busy = false;
+        pump();
+      });
+      return;
+    }
+    busy = false;
+    pump();
+  }
+
+  /** Client hang-up, idle timeout or QUIT: release the lock (without UPDATE unless QUIT ran). */
+  private void onClose() {
+    if (!closed) {
+      closed = true;
+      handler.close();
+      log.debug("POP3 connection {} closed", socket.remoteAddress());
+    }
+  }
+}

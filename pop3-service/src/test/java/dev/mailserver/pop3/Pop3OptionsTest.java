@@ -1,0 +1,56 @@
+package dev.mailserver.pop3;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.vertx.core.json.JsonObject;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class Pop3OptionsTest {
+
+  @Test
+  void defaults() {
+    Pop3Options o = Pop3Options.fromConfig(new JsonObject());
+    assertThat(o.hostname()).isEqualTo("localhost");
+    assertThat(o.host()).isEqualTo("0.0.0.0");
+    assertThat(o.port()).isEqualTo(2110);
+    assertThat(o.storeTimeoutMs()).isEqualTo(30_000);
+    assertThat(o.idleTimeoutSeconds()).isEqualTo(600);
+    assertThat(o.lockTimeoutMs()).isEqualTo(1_000);
+    assertThat(Pop3Options.fromConfig(null)).isEqualTo(o);
+  }
+
+  @Test
+  void readsWholeSystemConfigIgnoringOtherSections() {
+    JsonObject cfg = new JsonObject("""
+        {"hostname":"mail.example.test","domains":["example.test"],
+         "pop3":{"host":"127.0.0.1","port":0,"storeTimeoutMs":500,"idleTimeoutSeconds":700,"lockTimeoutMs":50},
+         "smtp":{"port":"whatever"}}""");
+    Pop3Options o = Pop3Options.fromConfig(cfg);
+    assertThat(o).isEqualTo(new Pop3Options("mail.example.test", "127.0.0.1", 0, 500, 700, 50));
+  }
+
+  @ParameterizedTest(name = "[{index}] {0}")
+  @CsvSource(delimiter = '|', value = {
+      "{\"pop3\":{\"port\":-1}}                 | pop3.port",
+      "{\"pop3\":{\"port\":65536}}              | pop3.port",
+      "{\"pop3\":{\"port\":\"110\"}}            | pop3.port",
+      "{\"pop3\":{\"port\":1.5}}                | pop3.port",
+      "{\"pop3\":{\"port\":9999999999}}         | pop3.port",
+      "{\"pop3\":{\"storeTimeoutMs\":0}}        | pop3.storeTimeoutMs",
+      "{\"pop3\":{\"idleTimeoutSeconds\":0}}    | pop3.idleTimeoutSeconds",
+      "{\"pop3\":{\"idleTimeoutSeconds\":true}} | pop3.idleTimeoutSeconds",
+      "{\"pop3\":{\"lockTimeoutMs\":-5}}        | pop3.lockTimeoutMs",
+      "{\"pop3\":{\"host\":\"\"}}               | pop3.host",
+      "{\"pop3\":{\"host\":5}}                  | pop3.host",
+      "{\"pop3\":42}                            | pop3",
+      "{\"hostname\":\"two words\"}             | hostname",
+  })
+  void rejectsBadValuesWithClearMessage(String json, String mentions) {
+    assertThatThrownBy(() -> Pop3Options.fromConfig(new JsonObject(json)))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining(mentions);
+  }
+}
