@@ -46,17 +46,30 @@ public final class LineClient implements Closeable {
 
   /** Reads one line without its CRLF; null at end of stream. */
   public String readLine() throws IOException {
+    byte[] raw = readRawLine();
+    if (raw == null) {
+      return null;
+    }
+    int len = raw.length;
+    if (len >= 2 && raw[len - 2] == '\r' && raw[len - 1] == '\n') {
+      len -= 2;
+    } else if (len >= 1 && raw[len - 1] == '\n') {
+      len -= 1;
+    }
+    return new String(raw, 0, len, StandardCharsets.UTF_8);
+  }
+
+  /** Reads one line with its line ending, byte-exact; null at end of stream. */
+  public byte[] readRawLine() throws IOException {
     ByteArrayOutputStream b = new ByteArrayOutputStream();
     int c;
     while ((c = in.read()) >= 0) {
-      if (c == '\n') {
-        byte[] a = b.toByteArray();
-        int len = a.length > 0 && a[a.length - 1] == '\r' ? a.length - 1 : a.length;
-        return new String(a, 0, len, StandardCharsets.UTF_8);
-      }
       b.write(c);
+      if (c == '\n') {
+        return b.toByteArray();
+      }
     }
-    return b.size() == 0 ? null : b.toString(StandardCharsets.UTF_8);
+    return b.size() == 0 ? null : b.toByteArray();
   }
 
   /** Reads one SMTP reply (all its continuation lines) and returns the lines. */
@@ -79,20 +92,37 @@ public final class LineClient implements Closeable {
     return r.get(r.size() - 1);
   }
 
-  /** Reads POP3 multi-line data up to the terminating "." line; returns the raw bytes still stuffed, CRLF kept. */
+  /**
+   * Reads POP3 multi-line data up to the terminating ".CRLF" line and returns the bytes before it,
+   * byte-exact and still dot-stuffed (RFC 1939 section 3).
+   */
   public byte[] readPop3MultiLineRaw() throws IOException {
     ByteArrayOutputStream all = new ByteArrayOutputStream();
     while (true) {
-      String l = readLine();
+      byte[] l = readRawLine();
       if (l == null) {
         throw new IOException("connection closed inside multi-line response");
       }
-      if (l.equals(".")) {
+      if (l.length == 3 && l[0] == '.' && l[1] == '\r' && l[2] == '\n') {
         return all.toByteArray();
       }
-      all.writeBytes(l.getBytes(StandardCharsets.UTF_8));
-      all.writeBytes(new byte[] {'\r', '\n'});
+      all.writeBytes(l);
     }
+  }
+
+  /** Undoes POP3 byte-stuffing: a line starting with '.' loses that first '.'. */
+  public static byte[] unstuff(byte[] stuffed) {
+    ByteArrayOutputStream out = new ByteArrayOutputStream(stuffed.length);
+    boolean lineStart = true;
+    for (byte b : stuffed) {
+      if (lineStart && b == '.') {
+        lineStart = false;
+        continue;
+      }
+      out.write(b);
+      lineStart = b == '\n';
+    }
+    return out.toByteArray();
   }
 
   /** True when the server has closed the connection (reads end of stream within the timeout). */

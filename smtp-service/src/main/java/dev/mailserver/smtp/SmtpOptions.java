@@ -1,0 +1,158 @@
+package dev.mailserver.smtp;
+
+import dev.mailserver.smtp.protocol.BareLineEndings;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The SMTP service's settings, read from the whole system config:
+ * {@code hostname}, {@code domains} and the {@code smtp} section. Missing keys take the defaults below.
+ *
+ * @param hostname           our name in the greeting, EHLO reply and Received header (default "localhost")
+ * @param domains            the local domains, lower-case; mail for any other domain is relaying and refused
+ *                           (default none: every recipient is refused)
+ * @param host               bind address (default "0.0.0.0")
+ * @param port               TCP port, 0 = ephemeral (default 2525)
+ * @param maxMessageSize     the largest message accepted, in octets after dot-unstuffing, not counting our
+ *                           Received header; advertised as EHLO SIZE (default 26214400)
+ * @param maxRecipients      distinct recipients per transaction (default 100, the minimum RFC 5321
+ *                           section 4.5.3.1.8 asks servers to buffer)
+ * @param bareLineEndings    policy for bare CR/LF inside DATA (default normalize)
+ * @param storeTimeoutMs     how long to wait for the mailstore before answering 451 (default 30000)
+ * @param idleTimeoutSeconds close an idle connection with 421 after this long (default 300, RFC 5321
+ *                           section 4.5.3.2.7)
+ */
+public record SmtpOptions(String hostname, List<String> domains, String host, int port, long maxMessageSize,
+                          int maxRecipients, BareLineEndings bareLineEndings, long storeTimeoutMs,
+                          int idleTimeoutSeconds) {
+
+  public static final String DEFAULT_HOSTNAME = "localhost";
+  public static final String DEFAULT_HOST = "0.0.0.0";
+  public static final int DEFAULT_PORT = 2525;
+  public static final long DEFAULT_MAX_MESSAGE_SIZE = 26_214_400L;
+  public static final int DEFAULT_MAX_RECIPIENTS = 100;
+  public static final long DEFAULT_STORE_TIMEOUT_MS = 30_000L;
+  public static final int DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
+  /** Messages are held in one Buffer (int-indexed): leave room for the trace header. */
+  public static final long MAX_MESSAGE_SIZE_LIMIT = Integer.MAX_VALUE - 1_048_576L;
+
+  public SmtpOptions {
+    if (hostname == null || hostname.isBlank() || !hostname.chars().allMatch(c -> c > 0x20 && c < 0x7f)) {
+      throw new IllegalArgumentException("hostname must be a non-empty ASCII host name, not \"" + hostname + "\"");
+    }
+    List<String> lower = new ArrayList<>();
+    for (String d : domains) {
+      if (d == null || d.isBlank() || d.chars().anyMatch(c -> c <= 0x20 || c == '@')) {
+        throw new IllegalArgumentException("domains must hold domain names, not \"" + d + "\"");
+      }
+      lower.add(d.toLowerCase(Locale.ROOT));
+    }
+    domains = List.copyOf(lower);
+    if (host == null || host.isBlank()) {
+      throw new IllegalArgumentException("smtp.host must not be empty");
+    }
+    if (port < 0 || port > 65535) {
+      throw new IllegalArgumentException("smtp.port must be 0..65535, not " + port);
+    }
+    if (maxMessageSize < 1 || maxMessageSize > MAX_MESSAGE_SIZE_LIMIT) {
+      throw new IllegalArgumentException("smtp.maxMessageSize must be 1.." + MAX_MESSAGE_SIZE_LIMIT + ", not " + maxMessageSize);
+    }
+    if (maxRecipients < 1) {
+      throw new IllegalArgumentException("smtp.maxRecipients must be at least 1, not " + maxRecipients);
+    }
+    if (bareLineEndings == null) {
+      throw new IllegalArgumentException("smtp.bareLineEndings must be set");
+    }
+    if (storeTimeoutMs < 1) {
+      throw new IllegalArgumentException("smtp.storeTimeoutMs must be positive, not " + storeTimeoutMs);
+    }
+    if (idleTimeoutSeconds < 1) {
+      throw new IllegalArgumentException("smtp.idleTimeoutSeconds must be positive, not " + idleTimeoutSeconds);
+    }
+  }
+
+  /** All defaults, for the given host name and local domains. */
+  public static SmtpOptions defaults(String hostname, List<String> domains) {
+    return new SmtpOptions(hostname, domains, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_MESSAGE_SIZE,
+        DEFAULT_MAX_RECIPIENTS, BareLineEndings.NORMALIZE, DEFAULT_STORE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_SECONDS);
+  }
+
+  /**
+   * Reads the whole system config ({@code hostname}, {@code domains}, {@code smtp.*}); other sections
+   * are ignored. Throws IllegalArgumentException naming the key on a missing-type or out-of-range value.
+   */
+  public static SmtpOptions fromConfig(JsonObject config) {
+    JsonObject root = config == null ? new JsonObject() : config;
+    Object smtpSection = root.getValue("smtp");
+    if (smtpSection != null && !(smtpSection instanceof JsonObject)) {
+      throw new IllegalArgumentException("smtp must be an object");
+    }
+    JsonObject smtp = smtpSection == null ? new JsonObject() : (JsonObject) smtpSection;
+    return new SmtpOptions(
+        string(root, "hostname", "hostname", DEFAULT_HOSTNAME),
+        domains(root),
+        string(smtp, "host", "smtp.host", DEFAULT_HOST),
+        intNumber(smtp, "port", "smtp.port", DEFAULT_PORT),
+        number(smtp, "maxMessageSize", "smtp.maxMessageSize", DEFAULT_MAX_MESSAGE_SIZE),
+        intNumber(smtp, "maxRecipients", "smtp.maxRecipients", DEFAULT_MAX_RECIPIENTS),
+        BareLineEndings.parse(string(smtp, "bareLineEndings", "smtp.bareLineEndings", "normalize")),
+        number(smtp, "storeTimeoutMs", "smtp.storeTimeoutMs", DEFAULT_STORE_TIMEOUT_MS),
+        intNumber(smtp, "idleTimeoutSeconds", "smtp.idleTimeoutSeconds", DEFAULT_IDLE_TIMEOUT_SECONDS));
+  }
+
+  /** Whether mail for this domain is ours (case-insensitive, RFC 5321 section 2.4). */
+  public boolean isLocalDomain(String domain) {
+    return domain != null && domains.contains(domain.toLowerCase(Locale.ROOT));
+  }
+
+  private static List<String> domains(JsonObject root) {
+    Object v = root.getValue("domains");
+    if (v == null) {
+      return List.of();
+    }
+    if (!(v instanceof JsonArray arr)) {
+      throw new IllegalArgumentException("domains must be an array of domain names");
+    }
+    List<String> out = new ArrayList<>();
+    for (Object o : arr) {
+      if (!(o instanceof String s)) {
+        throw new IllegalArgumentException("domains must hold strings, not " + o);
+      }
+      out.add(s);
+    }
+    return out;
+  }
+
+  private static String string(JsonObject o, String key, String name, String dflt) {
+    Object v = o.getValue(key);
+    if (v == null) {
+      return dflt;
+    }
+    if (!(v instanceof String s)) {
+      throw new IllegalArgumentException(name + " must be a string, not " + v);
+    }
+    return s;
+  }
+
+  private static int intNumber(JsonObject o, String key, String name, int dflt) {
+    long v = number(o, key, name, dflt);
+    if (v < Integer.MIN_VALUE || v > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(name + " is out of range: " + v);
+    }
+    return (int) v;
+  }
+
+  private static long number(JsonObject o, String key, String name, long dflt) {
+    Object v = o.getValue(key);
+    if (v == null) {
+      return dflt;
+    }
+    if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue())) {
+      return n.longValue();
+    }
+    throw new IllegalArgumentException(name + " must be an integer, not " + v);
+  }
+}

@@ -1,0 +1,97 @@
+package dev.mailserver.smtp.protocol;
+
+import java.util.List;
+
+/**
+ * The canned replies. Enhanced status codes follow RFC 3463 and appear on every reply RFC 2034
+ * section 3 asks for (all but the greeting, the HELO/EHLO 250 and the 354 intermediate reply).
+ */
+public final class Replies {
+  private Replies() {}
+
+  // 2xx
+  public static final SmtpReply OK = SmtpReply.of(250, "2.0.0", "Ok");
+  public static final SmtpReply SENDER_OK = SmtpReply.of(250, "2.1.0", "Ok");
+  public static final SmtpReply RECIPIENT_OK = SmtpReply.of(250, "2.1.5", "Ok");
+  /** RFC 5321 section 3.5.3: 252 when we will not verify but will accept mail. */
+  public static final SmtpReply CANNOT_VRFY = SmtpReply.of(252, "2.5.0", "Cannot VRFY user, but will accept message and attempt delivery");
+  public static final SmtpReply HELP = new SmtpReply(214, "2.0.0", List.of(
+      "Commands: HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP",
+      "See RFC 5321"));
+
+  // 3xx: no enhanced code on intermediate replies (RFC 2034 section 3 covers 2xx, 4xx and 5xx only).
+  public static final SmtpReply START_DATA = SmtpReply.plain(354, "End data with <CR><LF>.<CR><LF>");
+
+  // 4xx
+  public static final SmtpReply STORE_UNAVAILABLE = SmtpReply.of(451, "4.3.0", "Mail store temporarily unavailable, try again later");
+  public static final SmtpReply INTERNAL_ERROR = SmtpReply.of(451, "4.3.0", "Internal error, try again later");
+  /** RFC 5321 section 4.5.3.1.10: 452 when the recipient limit is reached. */
+  public static final SmtpReply TOO_MANY_RECIPIENTS = SmtpReply.of(452, "4.5.3", "Too many recipients");
+
+  // 5xx: protocol
+  public static final SmtpReply UNKNOWN_COMMAND = SmtpReply.of(500, "5.5.2", "Command unrecognized");
+  public static final SmtpReply LINE_TOO_LONG = SmtpReply.of(500, "5.5.6", "Line too long");
+  public static final SmtpReply NUL_IN_COMMAND = SmtpReply.of(500, "5.5.2", "Syntax error: NUL character in command");
+  public static final SmtpReply BAD_COMMAND_BYTES = SmtpReply.of(500, "5.5.2", "Syntax error: invalid characters in command");
+  public static final SmtpReply SYNTAX_ERROR = SmtpReply.of(501, "5.5.2", "Syntax error");
+  public static final SmtpReply NOT_IMPLEMENTED = SmtpReply.of(502, "5.5.1", "Command not implemented");
+  public static final SmtpReply BAD_SEQUENCE = SmtpReply.of(503, "5.5.1", "Bad sequence of commands");
+  public static final SmtpReply NEED_HELO = SmtpReply.of(503, "5.5.1", "Bad sequence of commands: send HELO/EHLO first");
+  public static final SmtpReply NESTED_MAIL = SmtpReply.of(503, "5.5.1", "Bad sequence of commands: nested MAIL command");
+  public static final SmtpReply NEED_MAIL = SmtpReply.of(503, "5.5.1", "Bad sequence of commands: need MAIL command");
+  public static final SmtpReply NO_VALID_RECIPIENTS = SmtpReply.of(554, "5.5.1", "No valid recipients");
+  public static final SmtpReply NO_PARAMS_AFTER_HELO = SmtpReply.of(555, "5.5.4", "ESMTP parameters need EHLO");
+  public static final SmtpReply TOO_MANY_ERRORS = SmtpReply.of(421, "4.7.0", "Too many errors, closing connection");
+
+  // 5xx: addresses and content
+  public static final SmtpReply BAD_SENDER_SYNTAX = SmtpReply.of(501, "5.1.7", "Bad sender address syntax");
+  public static final SmtpReply BAD_RECIPIENT_SYNTAX = SmtpReply.of(501, "5.1.3", "Bad recipient address syntax");
+  public static final SmtpReply NEED_SMTPUTF8 = SmtpReply.of(553, "5.6.7", "Non-ASCII address or parameter needs SMTPUTF8 on MAIL");
+  /** RFC 1870 section 6.1 and RFC 3463 X.3.4. */
+  public static final SmtpReply MESSAGE_TOO_BIG = SmtpReply.of(552, "5.3.4", "Message size exceeds fixed maximum message size");
+  public static final SmtpReply NUL_IN_MESSAGE = SmtpReply.of(554, "5.6.0", "Message contains NUL characters");
+  public static final SmtpReply BARE_LINE_ENDING = SmtpReply.of(550, "5.6.0", "Message contains bare CR or LF (RFC 5321 section 2.3.8)");
+  public static final SmtpReply STORE_REJECTED = SmtpReply.of(554, "5.3.0", "Transaction failed: mail store rejected the message");
+
+  public static SmtpReply greeting(String hostname) {
+    return SmtpReply.plain(220, hostname + " ESMTP ready");
+  }
+
+  public static SmtpReply closing(String hostname) {
+    return SmtpReply.of(221, "2.0.0", hostname + " closing connection");
+  }
+
+  /** RFC 5321 section 4.5.3.2.7 timeout; X.4.2 "bad connection" (RFC 3463). */
+  public static SmtpReply idleTimeout(String hostname) {
+    return SmtpReply.of(421, "4.4.2", hostname + " Error: timeout exceeded, closing connection");
+  }
+
+  public static SmtpReply queued(String queueId) {
+    return SmtpReply.of(250, "2.0.0", "Ok: queued as " + queueId);
+  }
+
+  public static SmtpReply helo(String hostname) {
+    return SmtpReply.plain(250, hostname);
+  }
+
+  public static SmtpReply syntax(String usage) {
+    return SmtpReply.of(501, "5.5.4", "Syntax: " + usage);
+  }
+
+  public static SmtpReply badParameter(String detail) {
+    return SmtpReply.of(501, "5.5.4", "Invalid parameter: " + detail);
+  }
+
+  /** RFC 5321 section 4.1.1.11: 555 for MAIL/RCPT parameters we do not recognise. */
+  public static SmtpReply unsupportedParameter(String keyword) {
+    return SmtpReply.of(555, "5.5.4", "Unsupported parameter: " + keyword);
+  }
+
+  public static SmtpReply relayDenied(String address) {
+    return SmtpReply.of(550, "5.7.1", "<" + address + ">: Relaying denied");
+  }
+
+  public static SmtpReply noSuchUser(String address) {
+    return SmtpReply.of(550, "5.1.1", "<" + address + ">: Recipient address rejected: no such mailbox");
+  }
+}

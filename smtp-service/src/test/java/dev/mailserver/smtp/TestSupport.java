@@ -1,0 +1,129 @@
+package dev.mailserver.smtp;
+
+import dev.mailserver.common.testing.FakeMailstore;
+import dev.mailserver.common.testing.LineClient;
+import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
+import io.vertx.core.json.JsonArray;
+import io.vertx.core.json.JsonObject;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+
+/**
+ * One Vert.x per test class; a fresh FakeMailstore (on that same Vert.x) and fresh SMTP verticles
+ * per test, all on loopback with ephemeral ports.
+ */
+abstract class TestSupport {
+  static final String HOST = "mail.example.test";
+  static final List<String> ACCOUNTS = List.of("alice@example.test", "bob@example.test", "postmaster@example.test",
+      "carol@other.test");
+
+  static Vertx vertx;
+  FakeMailstore store;
+  private final List<String> deployments = new ArrayList<>();
+  private final List<LineClient> clients = new ArrayList<>();
+
+  @BeforeAll
+  static void startVertx() {
+    vertx = Vertx.vertx();
+  }
+
+  @AfterAll
+  static void stopVertx() throws Exception {
+    vertx.close().await(10, TimeUnit.SECONDS);
+  }
+
+  @BeforeEach
+  void startStore() throws Exception {
+    store = newStore();
+    store.start().await(5, TimeUnit.SECONDS);
+  }
+
+  static FakeMailstore newStore() {
+    FakeMailstore s = new FakeMailstore(vertx);
+    ACCOUNTS.forEach(a -> s.addAccount(a, "secret"));
+    return s;
+  }
+
+  @AfterEach
+  void cleanUp() throws Exception {
+    for (LineClient c : clients) {
+      c.close();
+    }
+    for (String id : deployments) {
+      vertx.undeploy(id).await(5, TimeUnit.SECONDS);
+    }
+    store.stop().await(5, TimeUnit.SECONDS);
+  }
+
+  /** The system config the launcher would pass, with {@code smtp} overrides. */
+  static JsonObject config(JsonObject smtpOverrides) {
+    JsonObject smtp = new JsonObject().put("host", "127.0.0.1").put("port", 0).put("storeTimeoutMs", 2000)
+        .mergeIn(smtpOverrides);
+    return new JsonObject()
+        .put("hostname", HOST)
+        .put("domains", new JsonArray().add("example.test").add("other.test"))
+        .put("smtp", smtp)
+        .put("pop3", new JsonObject().put("port", 0));
+  }
+
+  /** Deploys an SMTP verticle; returns its port. */
+  int deploy(JsonObject smtpOverrides) throws Exception {
+    SmtpVerticle v = new SmtpVerticle();
+    String id = vertx.deployVerticle(v, new DeploymentOptions().setConfig(config(smtpOverrides))).await(5, TimeUnit.SECONDS);
+    deployments.add(id);
+    return v.actualPort();
+  }
+
+  int deploy() throws Exception {
+    return deploy(new JsonObject());
+  }
+
+  /** Connects and reads the greeting. */
+  LineClient connect(int port) throws IOException {
+    LineClient c = new LineClient("127.0.0.1", port);
+    clients.add(c);
+    String greeting = c.smtp();
+    if (!greeting.startsWith("220 " + HOST + " ESMTP")) {
+      throw new AssertionError("bad greeting: " + greeting);
+    }
+    return c;
+  }
+
+  /** Sends one command and returns the last line of the reply. */
+  static String cmd(LineClient c, String line) throws IOException {
+    return c.send(line).smtp();
+  }
+
+  static String text(Buffer b) {
+    return b.toString(StandardCharsets.UTF_8);
+  }
+
+  /** The stored message without the Received header we prepend (the fake adds Return-Path too). */
+  static String afterReceived(Buffer content) {
+    String s = content.toString(StandardCharsets.ISO_8859_1);
+    if (!s.startsWith("Received: ")) {
+      throw new AssertionError("no Received header first: " + s);
+    }
+    // The header is folded with CRLF TAB; it ends at the first CRLF not followed by TAB.
+    int i = 0;
+    while (true) {
+      int crlf = s.indexOf("\r\n", i);
+      if (crlf < 0) {
+        throw new AssertionError("unterminated Received header");
+      }
+      if (crlf + 2 >= s.length() || s.charAt(crlf + 2) != '\t') {
+        return s.substring(crlf + 2);
+      }
+      i = crlf + 2;
+    }
+  }
+}
