@@ -272,7 +272,8 @@ public final class SmtpHandler {
           if (v == null || v.length() > 20 || !v.chars().allMatch(c -> c >= '0' && c <= '9')) {
             return Replies.badParameter("SIZE needs a number");
           }
-          if (v.length() > 18 || Long.parseLong(v) > options.maxMessageSize()) {
+          String digits = v.replaceFirst("^0+(?=.)", "");
+          if (digits.length() > 18 || Long.parseLong(digits) > options.maxMessageSize()) {
             return Replies.MESSAGE_TOO_BIG;
           }
         }

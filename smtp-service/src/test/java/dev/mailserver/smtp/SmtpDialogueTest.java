@@ -39,6 +39,15 @@ class SmtpDialogueTest extends TestSupport {
   }
 
   @Test
+  void badConfigFailsTheDeployment() {
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> vertx.deployVerticle(new SmtpVerticle(), new io.vertx.core.DeploymentOptions()
+                .setConfig(config(new JsonObject().put("bareLineEndings", "sometimes")))).await(5, TimeUnit.SECONDS))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("smtp.bareLineEndings");
+  }
+
+  @Test
   void ehloListsExtensions() throws Exception {
     LineClient c = connect(deploy(new JsonObject().put("maxMessageSize", 1_000_000)));
     List<String> ehlo = c.send("EHLO client.example").readSmtpReply();

@@ -73,6 +73,7 @@ class SmtpHandlerTest extends TestSupport {
       EHLO c                                      | MAIL FROM:<a@b.example> SIZE=1000         | 250 2.1.0
       EHLO c                                      | MAIL FROM:<a@b.example> SIZE=5000         | 552 5.3.4
       EHLO c                                      | MAIL FROM:<a@b.example> SIZE=99999999999999999999 | 552 5.3.4
+      EHLO c                                      | MAIL FROM:<a@b.example> SIZE=00000000000000000001 | 250 2.1.0
       EHLO c                                      | MAIL FROM:<a@b.example> SIZE=12x          | 501 5.5.4
       EHLO c                                      | MAIL FROM:<a@b.example> SIZE              | 501 5.5.4
       EHLO c                                      | MAIL FROM:<a@b.example> BODY=8BITMIME     | 250 2.1.0
