@@ -64,7 +64,8 @@ class EmbeddedEndToEndTest {
     c.put("accounts", new JsonArray()
         .add(new JsonObject().put("address", "alice@example.test").put("password", "alice-pw"))
         .add(new JsonObject().put("address", "bob@example.test").put("password", "bob-pw"))
-        .add(new JsonObject().put("address", "carol@example.test").put("password", "carol-pw")));
+        .add(new JsonObject().put("address", "carol@example.test").put("password", "carol-pw"))
+        .add(new JsonObject().put("address", "dave@example.test").put("password", "dave-pw")));
     return c;
   }
 
@@ -152,19 +153,19 @@ class EmbeddedEndToEndTest {
 
   @Test
   void rawSmtpInPop3OutByteForByteWithDotsAndEightBit() throws Exception {
-    String body = "From: sender@elsewhere.test\r\nTo: bob@example.test\r\nSubject: e2e dots\r\n\r\n"
+    String body = "From: sender@elsewhere.test\r\nTo: dave@example.test\r\nSubject: e2e dots\r\n\r\n"
         + ".leading dot\r\n..two dots\r\n.\r\nnot the end\r\nUTF-8: grüße\r\n";
     byte[] sent = body.getBytes(StandardCharsets.UTF_8);
     // Dot-stuff as RFC 5321 section 4.5.2 requires of the client.
     String stuffed = body.replace("\r\n.", "\r\n..");
-    smtpRaw("sender@elsewhere.test", List.of("bob@example.test"), stuffed.getBytes(StandardCharsets.UTF_8));
+    smtpRaw("sender@elsewhere.test", List.of("dave@example.test"), stuffed.getBytes(StandardCharsets.UTF_8));
 
     byte[] stored;
     try (LineClient p = new LineClient("127.0.0.1", server.pop3Port())) {
       assertThat(p.readLine()).startsWith("+OK");
-      p.send("USER bob@example.test");
+      p.send("USER dave@example.test");
       assertThat(p.readLine()).startsWith("+OK");
-      p.send("PASS bob-pw");
+      p.send("PASS dave-pw");
       assertThat(p.readLine()).startsWith("+OK");
       p.send("RETR 1");
       String ok = p.readLine();
@@ -180,7 +181,7 @@ class EmbeddedEndToEndTest {
     }
     assertThat(new String(stored, StandardCharsets.UTF_8)).startsWith("Return-Path: <sender@elsewhere.test>\r\nReceived: from client.example.test");
     assertThat(belowTraceHeaders(stored)).isEqualTo(sent);
-    await().atMost(Duration.ofSeconds(10)).until(() -> pop3Count("bob@example.test", "bob-pw") == 0);
+    await().atMost(Duration.ofSeconds(10)).until(() -> pop3Count("dave@example.test", "dave-pw") == 0);
   }
 
   @Test
