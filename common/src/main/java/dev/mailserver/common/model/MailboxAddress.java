@@ -15,7 +15,7 @@ public record MailboxAddress(String localPart, String domain) {
   public static final int MAX_DOMAIN = 255;
 
   public MailboxAddress {
-    if (!validLocalPart(localPart) || !validDomain(domain)) {
+    if (!validLocalPart(localPart) || !isValidDomain(domain)) {
       throw new IllegalArgumentException("not a valid mailbox address: " + localPart + "@" + domain);
     }
   }
@@ -31,7 +31,7 @@ public record MailboxAddress(String localPart, String domain) {
     }
     String local = address.substring(0, at).toLowerCase(Locale.ROOT);
     String domain = address.substring(at + 1).toLowerCase(Locale.ROOT);
-    if (!validLocalPart(local) || !validDomain(domain)) {
+    if (!validLocalPart(local) || !isValidDomain(domain)) {
       return Optional.empty();
     }
     return Optional.of(new MailboxAddress(local, domain));
@@ -55,7 +55,7 @@ public record MailboxAddress(String localPart, String domain) {
   }
 
   /** LDH labels separated by dots (RFC 1035), or U-labels for internationalised domains. */
-  static boolean validDomain(String s) {
+  public static boolean isValidDomain(String s) {
     if (s == null || s.isEmpty() || s.length() > MAX_DOMAIN || s.startsWith(".") || s.endsWith(".") || s.contains("..")) {
       return false;
     }

@@ -274,25 +274,9 @@ public record MailPath(String localPart, String domain, Map<String, String> para
     return true;
   }
 
-  /** Domain = sub-domain *("." sub-domain), LDH labels or U-labels (RFC 6531). */
+  /** Domain = sub-domain *("." sub-domain), LDH labels or U-labels (RFC 6531): one rule system-wide. */
   static boolean isDomain(String s) {
-    if (s.isEmpty() || s.startsWith(".") || s.endsWith(".") || s.contains("..")) {
-      return false;
-    }
-    for (String label : s.split("\\.")) {
-      if (label.startsWith("-") || label.endsWith("-")) {
-        return false;
-      }
-      for (int i = 0; i < label.length(); i++) {
-        char c = label.charAt(i);
-        boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
-            || (c >= 0x80 && Character.isLetterOrDigit(c));
-        if (!ok) {
-          return false;
-        }
-      }
-    }
-    return true;
+    return dev.mailserver.common.model.MailboxAddress.isValidDomain(s);
   }
 
   /** RFC 5321 section 4.1.3 address-literal: IPv4, IPv6 or a general (tagged) literal. */
