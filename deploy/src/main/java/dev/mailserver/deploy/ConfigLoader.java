@@ -49,15 +49,32 @@ public final class ConfigLoader {
             .put("maxRecipients", 100)
             .put("bareLineEndings", "normalize")
             .put("storeTimeoutMs", 30_000)
-            .put("idleTimeoutSeconds", 300))
+            .put("idleTimeoutSeconds", 300)
+            .put("shutdownGraceSeconds", 30))
         .put("pop3", new JsonObject()
             .put("host", "0.0.0.0")
             .put("port", 2110)
             .put("storeTimeoutMs", 30_000)
-            .put("idleTimeoutSeconds", 600))
+            .put("idleTimeoutSeconds", 600)
+            .put("lockLeaseSeconds", 30))
         .put("http", new JsonObject()
             .put("host", "0.0.0.0")
             .put("port", 8025))
+        .put("management", new JsonObject()
+            .put("host", "0.0.0.0")
+            .put("port", 8081))
+        .put("cluster", new JsonObject()
+            .put("enabled", false)
+            .put("name", "mailserver")
+            .put("host", "127.0.0.1")
+            .put("port", 5701)
+            .put("members", new JsonArray())
+            .put("memberTimeoutSeconds", 15)
+            .put("kubernetes", new JsonObject().put("serviceDns", ""))
+            .put("eventBus", new JsonObject()
+                .put("host", "")
+                .put("port", 0)
+                .put("publicHost", "")))
         .put("accounts", new JsonArray());
   }
 
@@ -270,7 +287,7 @@ public final class ConfigLoader {
     if (c.getString("dataDir").isBlank()) {
       throw new ConfigException("config key 'dataDir' must not be empty");
     }
-    for (String section : List.of("smtp", "pop3", "http")) {
+    for (String section : List.of("smtp", "pop3", "http", "management")) {
       JsonObject s = c.getJsonObject(section);
       port(section + ".port", s.getValue("port"));
       if (s.getString("host").isBlank()) {
@@ -287,6 +304,23 @@ public final class ConfigLoader {
     long pop3Idle = c.getJsonObject("pop3").getLong("idleTimeoutSeconds");
     if (pop3Idle < 600 || pop3Idle > 86_400) {
       throw new ConfigException("config key 'pop3.idleTimeoutSeconds' must be between 600 and 86400 (RFC 1939 section 3), got " + pop3Idle);
+    }
+    positive("smtp.shutdownGraceSeconds", smtp.getLong("shutdownGraceSeconds"), 3_600);
+    positive("pop3.lockLeaseSeconds", c.getJsonObject("pop3").getLong("lockLeaseSeconds"), 3_600);
+    JsonObject cluster = c.getJsonObject("cluster");
+    port("cluster.port", cluster.getValue("port"));
+    port("cluster.eventBus.port", cluster.getJsonObject("eventBus").getValue("port"));
+    positive("cluster.memberTimeoutSeconds", cluster.getLong("memberTimeoutSeconds"), 600);
+    if (cluster.getString("name").isBlank()) {
+      throw new ConfigException("config key 'cluster.name' must not be empty");
+    }
+    if (cluster.getString("host").isBlank()) {
+      throw new ConfigException("config key 'cluster.host' must not be empty (the address this member binds and announces)");
+    }
+    for (Object m : cluster.getJsonArray("members")) {
+      if (!(m instanceof String member) || !member.matches("[^\\s:]+:\\d{1,5}|\\[[0-9a-fA-F:]+\\]:\\d{1,5}|[^\\s:]+")) {
+        throw new ConfigException("config key 'cluster.members' has an invalid member '" + m + "' (use host or host:port)");
+      }
     }
     String bare = smtp.getString("bareLineEndings");
     if (!bare.equals("normalize") && !bare.equals("reject")) {
