@@ -21,6 +21,10 @@ import org.slf4j.LoggerFactory;
  * (RFC 2920) are answered in order and a slow mailstore stops reads at TCP level. The same happens
  * when the client does not read our replies (write queue full). All callbacks run on the
  * connection's event loop; nothing here blocks.
+ *
+ * <p>Shutdown: {@code NetServer.shutdown(grace)} calls the socket's shutdown handler; the handler
+ * decides whether the session ends now (421) or may finish its transaction first. Vert.x closes
+ * the socket itself when the grace runs out.
  */
 final class SmtpConnection {
   private static final Logger log = LoggerFactory.getLogger(SmtpConnection.class);
@@ -55,6 +59,7 @@ final class SmtpConnection {
   void start() {
     socket.handler(this::onData);
     socket.closeHandler(v -> onClosed());
+    socket.shutdownHandler(v -> shutdown());
     socket.exceptionHandler(t -> {
       log.debug("connection error from {}: {}", handler.session().clientIp(), t.toString());
       socket.close();
@@ -66,6 +71,22 @@ final class SmtpConnection {
     touch();
     scheduleIdleCheck(idleTimeoutMs);
     write(handler.greeting());
+  }
+
+  /**
+   * The service is stopping: 421 now if the session is idle, otherwise let the transaction finish
+   * (the reply after it triggers the 421 in {@link #reply}). Until then input keeps being read,
+   * because the DATA content still has to arrive.
+   */
+  void shutdown() {
+    if (closed) {
+      return;
+    }
+    SmtpReply bye = handler.onShutdown();
+    if (bye != null) {
+      log.debug("shutdown: closing idle session from {}", handler.session().clientIp());
+      write(bye);
+    }
   }
 
   private void onData(Buffer chunk) {
@@ -141,6 +162,13 @@ final class SmtpConnection {
       return;
     }
     write(f.result());
+    if (!closed) {
+      // While shutting down, the reply that ends a transaction is followed by 421 at once.
+      SmtpReply bye = handler.drainPoint();
+      if (bye != null) {
+        write(bye);
+      }
+    }
   }
 
   private void write(SmtpReply reply) {

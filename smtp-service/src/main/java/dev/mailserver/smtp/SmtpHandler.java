@@ -58,6 +58,10 @@ public final class SmtpHandler {
       .onUnmappableCharacter(CodingErrorAction.REPORT);
   private DataDecoder decoder;
   private int errors;
+  /** The service is shutting down: finish the open transaction, then 421 (see {@link #onShutdown()}). */
+  private boolean draining;
+  /** The end of DATA went to the store and its answer has not come back yet. */
+  private boolean deliveryPending;
 
   public SmtpHandler(SmtpOptions options, MailstoreClient store, String clientIp) {
     this(options, store, clientIp, Clock.systemDefaultZone());
@@ -146,8 +150,12 @@ public final class SmtpHandler {
     }
     List<String> rcpts = tx.recipients();
     DeliverRequest req = new DeliverRequest(tx.queueId(), tx.sender(), rcpts, d.content());
+    // The session state is already back to GREETED; this flag is what keeps a shutdown from
+    // treating a session that waits for the store's answer as idle.
+    deliveryPending = true;
     // 250 only once the store has the bytes on disk (ARCHITECTURE.md "Durability").
     return finish(store.deliver(req).transform(ar -> {
+      deliveryPending = false;
       if (ar.succeeded()) {
         log.info("{}: queued from=<{}> to={} size={}{}", tx.queueId(), tx.sender(), rcpts, d.size(),
             d.sawBareLf() || d.sawBareCr() ? " (bare line endings normalized)" : "");
@@ -173,14 +181,61 @@ public final class SmtpHandler {
     return Replies.idleTimeout(options.hostname());
   }
 
-  /** The peer went away: whatever DATA was under way is dropped, nothing goes to the store. */
+  /**
+   * The connection closed (the peer went away, or the shutdown grace ran out): whatever DATA was
+   * under way is dropped, nothing goes to the store. A delivery already handed to the store may
+   * still be stored, but its 250 is never sent: the client retries, and a duplicate is the safe
+   * failure (RFC 5321 section 6.1 forbids losing a message once 250 was given, not duplicating it).
+   */
   public void onDisconnect() {
+    String why = draining ? "connection closed at the shutdown deadline" : "connection closed";
     if (decoder != null) {
       Transaction tx = session.transaction();
-      log.info("{}: client disconnected during DATA, message discarded", tx == null ? "-" : tx.queueId());
+      log.info("{}: {} during DATA, message discarded", tx == null ? "-" : tx.queueId(), why);
+    } else if (deliveryPending) {
+      log.warn("{} from {} while the store was answering DATA: no 250 sent, the client will retry (the store may keep a duplicate)",
+          why, session.clientIp());
     }
     abandonData();
     session.close();
+  }
+
+  /**
+   * The service is shutting down (the verticle is being undeployed). Policy, so that no
+   * acknowledged message is lost and no accepted transaction is cut needlessly:
+   * <ul>
+   *   <li>Outside a transaction (no MAIL yet, or after the end of DATA was answered): 421 4.3.2
+   *       now and close (RFC 5321 section 3.8; RFC 3463 X.3.2).</li>
+   *   <li>Inside one (after MAIL, in DATA, or while the store answers the end of DATA): it may
+   *       finish. Only RCPT and DATA are still processed; any other command gets 421. The reply
+   *       to the end of DATA (250, or 451/5xx as usual) is followed by 421 and the close.</li>
+   * </ul>
+   * The grace is bounded by the connection being closed when {@code smtp.shutdownGraceSeconds} ends.
+   *
+   * @return the 421 to send now (the session is then closed), or null when the session may go on
+   */
+  public SmtpReply onShutdown() {
+    draining = true;
+    return drainPoint();
+  }
+
+  /**
+   * After each reply: while draining, a session that is no longer in a transaction gets its 421
+   * now instead of waiting for the next command. Null when there is nothing to send.
+   */
+  public SmtpReply drainPoint() {
+    if (!draining || session.state() == SmtpState.CLOSED || inTransaction()) {
+      return null;
+    }
+    abandonData();
+    session.close();
+    return Replies.shuttingDown(options.hostname());
+  }
+
+  /** MAIL accepted and the transaction not yet answered: MAIL/RCPT/DATA state or a delivery in flight. */
+  private boolean inTransaction() {
+    SmtpState s = session.state();
+    return deliveryPending || s == SmtpState.MAIL || s == SmtpState.RCPT || s == SmtpState.DATA;
   }
 
   private void abandonData() {
@@ -189,6 +244,11 @@ public final class SmtpHandler {
 
   private Future<SmtpReply> dispatch(SmtpCommand cmd) {
     SmtpVerb verb = cmd.verb();
+    if (draining && verb != SmtpVerb.RCPT && verb != SmtpVerb.DATA) {
+      // Shutting down: only what completes the open transaction is still served (see onShutdown);
+      // anything else (RSET, NOOP, a new MAIL, QUIT...) gets 421, which closes (RFC 5321 section 3.8).
+      return done(Replies.shuttingDown(options.hostname()));
+    }
     if (verb == null) {
       return done(Replies.UNKNOWN_COMMAND);
     }

@@ -24,10 +24,12 @@ import java.util.Locale;
  * @param storeTimeoutMs     how long to wait for the mailstore before answering 451 (default 30000)
  * @param idleTimeoutSeconds close an idle connection with 421 after this long (default 300, RFC 5321
  *                           section 4.5.3.2.7)
+ * @param shutdownGraceSeconds how long an undeploy waits for open transactions to finish before it
+ *                           closes the remaining connections (default 30, 1..3600; see {@link SmtpVerticle#stop()})
  */
 public record SmtpOptions(String hostname, List<String> domains, String host, int port, long maxMessageSize,
                           int maxRecipients, BareLineEndings bareLineEndings, long storeTimeoutMs,
-                          int idleTimeoutSeconds) {
+                          int idleTimeoutSeconds, int shutdownGraceSeconds) {
 
   public static final String DEFAULT_HOSTNAME = "localhost";
   public static final String DEFAULT_HOST = "0.0.0.0";
@@ -36,6 +38,9 @@ public record SmtpOptions(String hostname, List<String> domains, String host, in
   public static final int DEFAULT_MAX_RECIPIENTS = 100;
   public static final long DEFAULT_STORE_TIMEOUT_MS = 30_000L;
   public static final int DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
+  public static final int DEFAULT_SHUTDOWN_GRACE_SECONDS = 30;
+  /** The launcher's upper bound too: a drain longer than an hour is a hung shutdown, not a grace. */
+  public static final int MAX_SHUTDOWN_GRACE_SECONDS = 3600;
   /** Messages are held in one Buffer (int-indexed): leave room for the trace header. */
   public static final long MAX_MESSAGE_SIZE_LIMIT = Integer.MAX_VALUE - 1_048_576L;
 
@@ -72,12 +77,17 @@ public record SmtpOptions(String hostname, List<String> domains, String host, in
     if (idleTimeoutSeconds < 1) {
       throw new IllegalArgumentException("smtp.idleTimeoutSeconds must be positive, not " + idleTimeoutSeconds);
     }
+    if (shutdownGraceSeconds < 1 || shutdownGraceSeconds > MAX_SHUTDOWN_GRACE_SECONDS) {
+      throw new IllegalArgumentException("smtp.shutdownGraceSeconds must be 1.." + MAX_SHUTDOWN_GRACE_SECONDS
+          + ", not " + shutdownGraceSeconds);
+    }
   }
 
   /** All defaults, for the given host name and local domains. */
   public static SmtpOptions defaults(String hostname, List<String> domains) {
     return new SmtpOptions(hostname, domains, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_MESSAGE_SIZE,
-        DEFAULT_MAX_RECIPIENTS, BareLineEndings.NORMALIZE, DEFAULT_STORE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_SECONDS);
+        DEFAULT_MAX_RECIPIENTS, BareLineEndings.NORMALIZE, DEFAULT_STORE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_SECONDS,
+        DEFAULT_SHUTDOWN_GRACE_SECONDS);
   }
 
   /**
@@ -100,7 +110,8 @@ public record SmtpOptions(String hostname, List<String> domains, String host, in
         intNumber(smtp, "maxRecipients", "smtp.maxRecipients", DEFAULT_MAX_RECIPIENTS),
         BareLineEndings.parse(string(smtp, "bareLineEndings", "smtp.bareLineEndings", "normalize")),
         number(smtp, "storeTimeoutMs", "smtp.storeTimeoutMs", DEFAULT_STORE_TIMEOUT_MS),
-        intNumber(smtp, "idleTimeoutSeconds", "smtp.idleTimeoutSeconds", DEFAULT_IDLE_TIMEOUT_SECONDS));
+        intNumber(smtp, "idleTimeoutSeconds", "smtp.idleTimeoutSeconds", DEFAULT_IDLE_TIMEOUT_SECONDS),
+        intNumber(smtp, "shutdownGraceSeconds", "smtp.shutdownGraceSeconds", DEFAULT_SHUTDOWN_GRACE_SECONDS));
   }
 
   /** Whether mail for this domain is ours (case-insensitive, RFC 5321 section 2.4). */

@@ -18,6 +18,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /** The handler without sockets: state + line -> reply, against the fake store. */
 class SmtpHandlerTest extends TestSupport {
@@ -289,6 +290,82 @@ class SmtpHandlerTest extends TestSupport {
     SmtpReply last = run(h, "BOGUS");
     assertThat(codes(last)).isEqualTo("421 4.7.0");
     assertThat(last.closesConnection()).isTrue();
+    assertThat(h.session().state()).isEqualTo(SmtpState.CLOSED);
+  }
+
+  // Shutdown drain (SmtpHandler#onShutdown): RFC 5321 section 3.8 lets a server end any session with
+  // 421; we only do it where no transaction would be cut.
+
+  @ParameterizedTest(name = "[{0}] -> {1}")
+  @CsvSource(delimiter = '|', textBlock = """
+                                                          | 421 4.3.2
+      EHLO c                                              | 421 4.3.2
+      EHLO c;MAIL FROM:<>;RSET                            | 421 4.3.2
+      EHLO c;MAIL FROM:<>                                 | go on
+      EHLO c;MAIL FROM:<>;RCPT TO:<alice@example.test>    | go on
+      EHLO c;MAIL FROM:<>;RCPT TO:<alice@example.test>;DATA | go on
+      """)
+  void shutdownEndsIdleSessionsAndLetsTransactionsGoOn(String setup, String expected) throws Exception {
+    SmtpHandler h = handler(new JsonObject());
+    if (setup != null) {
+      for (String s : setup.split(";")) {
+        run(h, s.trim());
+      }
+    }
+    SmtpReply r = h.onShutdown();
+    assertThat(r == null ? "go on" : codes(r)).isEqualTo(expected);
+    if (r != null) {
+      assertThat(r.closesConnection()).isTrue();
+      assertThat(h.session().state()).isEqualTo(SmtpState.CLOSED);
+    }
+  }
+
+  @Test
+  void whileDrainingTheTransactionFinishesAndItsLastReplyIsFollowedBy421() throws Exception {
+    SmtpHandler h = handler(new JsonObject());
+    run(h, "EHLO c");
+    run(h, "MAIL FROM:<>");
+    assertThat(h.onShutdown()).isNull();
+    assertThat(codes(run(h, "RCPT TO:<alice@example.test>"))).isEqualTo("250 2.1.5");
+    assertThat(h.drainPoint()).isNull();
+    assertThat(codes(run(h, "DATA"))).isEqualTo("354");
+    assertThat(h.drainPoint()).isNull();
+    h.dataDecoder().feed(Buffer.buffer("Subject: drain\r\n\r\nbody\r\n.\r\n"));
+    assertThat(codes(h.onDataEnd().await(5, TimeUnit.SECONDS))).isEqualTo("250 2.0.0");
+    assertThat(store.deliveries()).hasSize(1);
+    assertThat(codes(h.drainPoint())).isEqualTo("421 4.3.2");
+    assertThat(h.session().state()).isEqualTo(SmtpState.CLOSED);
+  }
+
+  @Test
+  void aDeliveryWaitingForTheStoreIsNotIdle() throws Exception {
+    SmtpHandler h = handler(new JsonObject());
+    run(h, "EHLO c");
+    run(h, "MAIL FROM:<>");
+    run(h, "RCPT TO:<alice@example.test>");
+    run(h, "DATA");
+    h.dataDecoder().feed(Buffer.buffer("x\r\n.\r\n"));
+    store.delayMs = 300;
+    var pending = h.onDataEnd();
+    assertThat(pending.isComplete()).isFalse();
+    // The session state is GREETED again already; only the pending delivery makes it busy.
+    assertThat(h.session().state()).isEqualTo(SmtpState.GREETED);
+    assertThat(h.onShutdown()).isNull();
+    assertThat(codes(pending.await(5, TimeUnit.SECONDS))).isEqualTo("250 2.0.0");
+    assertThat(codes(h.drainPoint())).isEqualTo("421 4.3.2");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"NOOP", "RSET", "QUIT", "MAIL FROM:<>", "EHLO c", "VRFY alice", "HELP", "BOGUS"})
+  void whileDrainingCommandsOtherThanRcptAndDataGet421(String line) throws Exception {
+    SmtpHandler h = handler(new JsonObject());
+    run(h, "EHLO c");
+    run(h, "MAIL FROM:<>");
+    run(h, "RCPT TO:<alice@example.test>");
+    assertThat(h.onShutdown()).isNull();
+    SmtpReply r = run(h, line);
+    assertThat(codes(r)).isEqualTo("421 4.3.2");
+    assertThat(r.closesConnection()).isTrue();
     assertThat(h.session().state()).isEqualTo(SmtpState.CLOSED);
   }
 }

@@ -24,6 +24,7 @@ class SmtpOptionsTest {
     assertThat(o.bareLineEndings()).isEqualTo(BareLineEndings.NORMALIZE);
     assertThat(o.storeTimeoutMs()).isEqualTo(30_000L);
     assertThat(o.idleTimeoutSeconds()).isEqualTo(300);
+    assertThat(o.shutdownGraceSeconds()).isEqualTo(30);
   }
 
   @Test
@@ -31,11 +32,12 @@ class SmtpOptionsTest {
     JsonObject cfg = new JsonObject("""
         {"hostname":"mail.example.test","domains":["Example.TEST","b.test"],
          "smtp":{"host":"127.0.0.1","port":0,"maxMessageSize":1000,"maxRecipients":5,
-                 "bareLineEndings":"reject","storeTimeoutMs":700,"idleTimeoutSeconds":9},
+                 "bareLineEndings":"reject","storeTimeoutMs":700,"idleTimeoutSeconds":9,
+                 "shutdownGraceSeconds":3600},
          "pop3":{"port":1100}}""");
     SmtpOptions o = SmtpOptions.fromConfig(cfg);
     assertThat(o).isEqualTo(new SmtpOptions("mail.example.test", List.of("example.test", "b.test"), "127.0.0.1", 0,
-        1000, 5, BareLineEndings.REJECT, 700, 9));
+        1000, 5, BareLineEndings.REJECT, 700, 9, 3600));
     assertThat(o.isLocalDomain("EXAMPLE.test")).isTrue();
     assertThat(o.isLocalDomain("c.test")).isFalse();
   }
@@ -51,6 +53,9 @@ class SmtpOptionsTest {
       {"smtp":{"bareLineEndings":"allow"}}    | smtp.bareLineEndings
       {"smtp":{"storeTimeoutMs":-1}}          | smtp.storeTimeoutMs
       {"smtp":{"idleTimeoutSeconds":0}}       | smtp.idleTimeoutSeconds
+      {"smtp":{"shutdownGraceSeconds":0}}     | smtp.shutdownGraceSeconds
+      {"smtp":{"shutdownGraceSeconds":3601}}  | smtp.shutdownGraceSeconds
+      {"smtp":{"shutdownGraceSeconds":"30"}}  | smtp.shutdownGraceSeconds
       {"smtp":5}                              | smtp
       {"domains":"example.test"}              | domains
       {"domains":["a b"]}                     | domains

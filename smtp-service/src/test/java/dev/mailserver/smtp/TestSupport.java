@@ -3,6 +3,7 @@ package dev.mailserver.smtp;
 import dev.mailserver.common.testing.FakeMailstore;
 import dev.mailserver.common.testing.LineClient;
 import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
@@ -85,6 +86,22 @@ abstract class TestSupport {
 
   int deploy() throws Exception {
     return deploy(new JsonObject());
+  }
+
+  /** A deployed SMTP verticle that the test undeploys itself. */
+  record Deployed(SmtpVerticle verticle, String id, int port) {}
+
+  Deployed deployVerticle(JsonObject smtpOverrides) throws Exception {
+    SmtpVerticle v = new SmtpVerticle();
+    String id = vertx.deployVerticle(v, new DeploymentOptions().setConfig(config(smtpOverrides))).await(5, TimeUnit.SECONDS);
+    deployments.add(id);
+    return new Deployed(v, id, v.actualPort());
+  }
+
+  /** Starts undeploying (does not wait); the clean-up will not undeploy it again. */
+  Future<Void> undeploy(Deployed d) {
+    deployments.remove(d.id());
+    return vertx.undeploy(d.id());
   }
 
   /** Connects and reads the greeting. */

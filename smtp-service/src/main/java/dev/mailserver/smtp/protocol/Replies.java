@@ -66,6 +66,15 @@ public final class Replies {
     return SmtpReply.of(421, "4.4.2", hostname + " Error: timeout exceeded, closing connection");
   }
 
+  /**
+   * RFC 5321 section 3.8: a server that must shut down answers 421 and closes the channel; the
+   * client treats any open transaction as failed and retries later. X.3.2 "System not accepting
+   * network messages" (RFC 3463 section 3.4) is the enhanced code for a planned shutdown.
+   */
+  public static SmtpReply shuttingDown(String hostname) {
+    return SmtpReply.of(421, "4.3.2", hostname + " Service shutting down, closing transmission channel");
+  }
+
   public static SmtpReply queued(String queueId) {
     return SmtpReply.of(250, "2.0.0", "Ok: queued as " + queueId);
   }
