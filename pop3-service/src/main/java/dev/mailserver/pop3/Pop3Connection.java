@@ -3,6 +3,7 @@ package dev.mailserver.pop3;
 import dev.mailserver.pop3.protocol.LineFramer;
 import dev.mailserver.pop3.protocol.Pop3Reply;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetSocket;
 import java.nio.charset.StandardCharsets;
@@ -14,6 +15,12 @@ import org.slf4j.LoggerFactory;
  * replies out. One command in flight: while a reply is pending (or the socket's write queue is
  * full) reading is paused, so pipelined commands (RFC 2449 section 6.6) are answered in order and
  * a slow store or a slow reader stops reads instead of buffering without bound.
+ *
+ * <p>Server stop ({@code NetServer.shutdown}, which calls the socket's shutdown handler): no further
+ * command is started, so a QUIT not yet started never enters UPDATE (RFC 1939 section 6 deletes only
+ * after a QUIT the server acted on); the command in flight, if any, finishes and is answered; then
+ * {@code -ERR [SYS/TEMP] server shutting down} and close. Vert.x force-closes a connection that is
+ * still open when the shutdown grace period ends.
  * All methods run on the connection's event loop.
  */
 final class Pop3Connection {
@@ -26,9 +33,13 @@ final class Pop3Connection {
   private final NetSocket socket;
   private final Pop3Handler handler;
   private final LineFramer framer = new LineFramer(MAX_COMMAND_LINE);
+  private final Promise<Void> finished = Promise.promise();
   private boolean busy;
   private boolean pumping;
   private boolean closed;
+  /** Server stop requested: start no more commands. */
+  private boolean draining;
+  private boolean goodbyeSent;
 
   Pop3Connection(NetSocket socket, Pop3Handler handler) {
     this.socket = socket;
@@ -38,6 +49,8 @@ final class Pop3Connection {
   void start() {
     socket.handler(this::onData);
     socket.closeHandler(v -> onClose());
+    socket.shutdownHandler(v -> shutdown());
+    handler.onLeaseLost(this::leaseLost);
     socket.exceptionHandler(t -> log.debug("POP3 connection {}: {}", socket.remoteAddress(), t.toString()));
     socket.write(handler.greeting().encode());
   }
@@ -58,6 +71,10 @@ final class Pop3Connection {
     pumping = true;
     try {
       while (!busy && !closed && !handler.session().isQuit()) {
+        if (draining) {
+          sayShuttingDown();
+          return;
+        }
         LineFramer.Frame frame = framer.next();
         if (frame == null) {
           socket.resume();
@@ -87,6 +104,12 @@ final class Pop3Connection {
       written.onComplete(ar -> socket.close());
       return;
     }
+    if (draining) {
+      // Server stop arrived while this command ran: it is answered, no further command starts.
+      busy = false;
+      sayShuttingDown();
+      return;
+    }
     if (socket.writeQueueFull()) {
       socket.drainHandler(v -> {
         socket.drainHandler(null);
@@ -99,12 +122,54 @@ final class Pop3Connection {
     pump();
   }
 
-  /** Client hang-up, idle timeout or QUIT: release the lock (without UPDATE unless QUIT ran). */
+  /**
+   * Server stop (the socket's shutdown handler). Nothing in flight: say so and close now; otherwise
+   * {@link #respond} does it after the reply. After QUIT the connection is closing anyway.
+   */
+  void shutdown() {
+    if (closed || draining) {
+      return;
+    }
+    draining = true;
+    if (!busy && !handler.session().isQuit()) {
+      sayShuttingDown();
+    }
+  }
+
+  private void sayShuttingDown() {
+    if (goodbyeSent || closed) {
+      return;
+    }
+    goodbyeSent = true;
+    socket.pause();
+    socket.write(Pop3Handler.SHUTTING_DOWN.encode()).onComplete(ar -> socket.close());
+  }
+
+  /**
+   * The maildrop lease was lost (see {@link MaildropLock}): another session may own the maildrop, so
+   * this one ends at once, without UPDATE and without reading further commands.
+   */
+  private void leaseLost() {
+    if (!closed) {
+      log.debug("POP3 connection {}: closing after losing the maildrop lease", socket.remoteAddress());
+      socket.close();
+    }
+  }
+
+  /**
+   * Client hang-up, idle timeout, QUIT, lease loss or server stop: release the lock (without UPDATE
+   * unless QUIT ran). {@link #finished()} completes once the lease is released.
+   */
   private void onClose() {
     if (!closed) {
       closed = true;
-      handler.close();
+      handler.close().onComplete(ar -> finished.tryComplete());
       log.debug("POP3 connection {} closed", socket.remoteAddress());
     }
+  }
+
+  /** Completes (never fails) when the connection is closed and its maildrop lease released. */
+  Future<Void> finished() {
+    return finished.future();
   }
 }

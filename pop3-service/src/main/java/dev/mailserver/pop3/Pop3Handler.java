@@ -45,16 +45,36 @@ public final class Pop3Handler {
   static final Pop3Reply IN_USE = Pop3Reply.err(RespCode.IN_USE, "Maildrop already locked");
   static final Pop3Reply TEMP_FAILURE = Pop3Reply.err(RespCode.SYS_TEMP, "Mailstore unavailable, try again later");
   static final Pop3Reply INTERNAL = Pop3Reply.err(RespCode.SYS_TEMP, "Internal error");
+  /** RFC 3206 section 5: temporary, the client may come back (to this or another node) later. */
+  static final Pop3Reply SHUTTING_DOWN = Pop3Reply.err(RespCode.SYS_TEMP, "server shutting down");
+  /** QUIT after the maildrop lease was lost: UPDATE is skipped (RFC 1939 section 8), mail stays. */
+  static final Pop3Reply LOCK_LOST = Pop3Reply.err(RespCode.SYS_TEMP, "Maildrop lock lost, no messages deleted");
 
   private final Vertx vertx;
   private final MailstoreClient store;
   private final Pop3Options options;
+  private final long lockLeaseMs;
   private final Pop3Session session = new Pop3Session();
+  private Runnable leaseLostHandler = () -> { };
 
   public Pop3Handler(Vertx vertx, MailstoreClient store, Pop3Options options) {
+    this(vertx, store, options, options.lockLeaseMs());
+  }
+
+  /** With a lease in milliseconds: tests use sub-second leases, the config only has whole seconds. */
+  Pop3Handler(Vertx vertx, MailstoreClient store, Pop3Options options, long lockLeaseMs) {
     this.vertx = vertx;
     this.store = store;
     this.options = options;
+    this.lockLeaseMs = lockLeaseMs;
+  }
+
+  /**
+   * Called when the maildrop lease is found lost outside UPDATE: the connection must close without
+   * UPDATE, because another session may own the maildrop now (RFC 1939 section 8).
+   */
+  public void onLeaseLost(Runnable handler) {
+    this.leaseLostHandler = handler == null ? () -> { } : handler;
   }
 
   /** RFC 1939 section 4. No APOP timestamp: APOP is not offered (passwords are stored hashed). */
@@ -71,9 +91,12 @@ public final class Pop3Handler {
     return session;
   }
 
-  /** The connection is gone: release what the session holds (nothing is deleted). */
-  public void close() {
-    session.closed();
+  /**
+   * The connection is gone: release what the session holds (nothing is deleted). Completes once the
+   * maildrop lease is released.
+   */
+  public Future<Void> close() {
+    return session.closed();
   }
 
   /** Handles one command line (without CRLF). The future always succeeds. */
@@ -143,7 +166,7 @@ public final class Pop3Handler {
     return store.authenticate(user, password)
         .recover(t -> Future.failedFuture(new LoginFailure(authFailureReply(t))))
         .compose(this::lockAndSnapshot)
-        .map(this::enterTransaction)
+        .compose(this::enterTransaction)
         .recover(t -> {
           if (t instanceof LoginFailure lf) {
             return Future.succeededFuture(lf.reply);
@@ -163,36 +186,48 @@ public final class Pop3Handler {
   }
 
   /**
-   * RFC 1939 section 8 / RFC 2449 section 8.1.2: an exclusive lock on the maildrop, or [IN-USE].
-   * A short timeout: a lock held by a live session will not come free soon.
+   * RFC 1939 section 8 / RFC 2449 section 8.1.2: an exclusive lock on the maildrop, or [IN-USE] at
+   * once: a lease held by a live session will not come free soon, and one left by a dead node
+   * expires by itself within a lease. The lock is taken before the snapshot, so the snapshot cannot
+   * race another session's UPDATE.
    */
   private Future<Login> lockAndSnapshot(String mailbox) {
-    return vertx.sharedData().getLockWithTimeout(MaildropLock.lockName(mailbox), options.lockTimeoutMs())
+    return MaildropLock.tryAcquire(vertx, mailbox, lockLeaseMs)
         .recover(t -> {
-          log.debug("POP3 maildrop {} is locked: {}", mailbox, t.getMessage());
-          return Future.failedFuture(new LoginFailure(IN_USE));
+          log.warn("POP3 maildrop lease map unavailable for {}: {}", mailbox, t.toString());
+          return Future.failedFuture(new LoginFailure(TEMP_FAILURE));
         })
-        .compose(raw -> {
-          MaildropLock lock = new MaildropLock(mailbox, raw);
+        .compose(lock -> {
+          if (lock == null) {
+            return Future.failedFuture(new LoginFailure(IN_USE));
+          }
+          lock.onLost(this::leaseLost);
           return store.list(mailbox)
               .map(list -> new Login(lock, Maildrop.snapshot(list)))
               .recover(t -> {
-                lock.release();
                 MailstoreException e = MailstoreException.from(t);
                 log.warn("POP3 listing {} failed: {}", mailbox, e.getMessage());
-                return Future.failedFuture(new LoginFailure(e.error().isTemporary()
-                    ? TEMP_FAILURE : Pop3Reply.err(RespCode.SYS_PERM, "Maildrop not available")));
+                LoginFailure failure = new LoginFailure(e.error().isTemporary()
+                    ? TEMP_FAILURE : Pop3Reply.err(RespCode.SYS_PERM, "Maildrop not available"));
+                return lock.release().transform(ar -> Future.failedFuture(failure));
               });
         });
   }
 
-  private Pop3Reply enterTransaction(Login login) {
+  private Future<Pop3Reply> enterTransaction(Login login) {
     if (!session.enterTransaction(login.lock, login.maildrop)) {
-      // The client went away while we were logging it in; the lock is already released.
-      return Pop3Reply.err("Session closed");
+      // The client went away while we were logging it in; the lock is being released.
+      return login.lock.release().map(v -> Pop3Reply.err("Session closed"));
     }
     log.debug("POP3 login {}", login.lock.mailbox());
-    return maildropSummary();
+    return done(maildropSummary());
+  }
+
+  /** Renewal found the lease gone or taken. During UPDATE the QUIT reply closes the connection anyway. */
+  private void leaseLost() {
+    if (!session.isQuit()) {
+      leaseLostHandler.run();
+    }
   }
 
   // --- TRANSACTION ---------------------------------------------------------------------------
@@ -277,7 +312,9 @@ public final class Pop3Handler {
 
   /**
    * RFC 1939 section 6: QUIT in TRANSACTION enters UPDATE - remove the marked messages, release the
-   * lock, then reply. Releasing before the reply lets the client log in again right away.
+   * lock, then reply. Releasing before the reply lets the client log in again right away. Before
+   * deleting, the lease is confirmed (and renewed): if it was lost, another session may own the
+   * maildrop (RFC 1939 section 8), so nothing is deleted.
    */
   private Future<Pop3Reply> quit() {
     String bye = options.hostname() + " POP3 server signing off";
@@ -291,14 +328,15 @@ public final class Pop3Handler {
     int left = md.count();
     Future<Pop3Reply> applied = ids.isEmpty()
         ? done(Pop3Reply.ok(bye + summaryOnQuit(left)))
-        : store.delete(session.mailbox(), ids)
+        : session.confirmLock().compose(held -> !held ? done(LOCK_LOST) : store.delete(session.mailbox(), ids)
             .map(n -> Pop3Reply.ok(bye + summaryOnQuit(left)))
             .recover(t -> {
               log.warn("POP3 UPDATE of {} failed: {}", session.mailbox(), MailstoreException.from(t).getMessage());
               // RFC 1939 section 6 example text; [SYS/TEMP]: the messages are still there, retry later.
               return Future.succeededFuture(Pop3Reply.err(RespCode.SYS_TEMP, "Some deleted messages not removed"));
-            });
-    return applied.andThen(ar -> session.finishUpdate());
+            }));
+    // Whatever happened, UPDATE ends by releasing the lease; otherwise renewal would keep it forever.
+    return applied.transform(ar -> session.finishUpdate().map(v -> ar.succeeded() ? ar.result() : INTERNAL));
   }
 
   private static String summaryOnQuit(int left) {

@@ -11,10 +11,12 @@ import io.vertx.core.json.JsonObject;
  * @param port               TCP port; 0 picks an ephemeral one
  * @param storeTimeoutMs     timeout of every mailstore request on the event bus
  * @param idleTimeoutSeconds inactivity after which the connection is closed without UPDATE
- * @param lockTimeoutMs      how long a login waits for the maildrop lock before answering [IN-USE]
+ * @param lockLeaseSeconds   lease of the maildrop lock ({@link MaildropLock}): renewed every third of
+ *                           it while the session lives; after a node dies its maildrops come free
+ *                           within this long
  */
 public record Pop3Options(String hostname, String host, int port, long storeTimeoutMs, int idleTimeoutSeconds,
-                          long lockTimeoutMs) {
+                          int lockLeaseSeconds) {
 
   public static final String DEFAULT_HOSTNAME = "localhost";
   public static final String DEFAULT_HOST = "0.0.0.0";
@@ -22,7 +24,13 @@ public record Pop3Options(String hostname, String host, int port, long storeTime
   public static final long DEFAULT_STORE_TIMEOUT_MS = 30_000;
   /** RFC 1939 section 3: an inactivity autologout timer must be at least 10 minutes. */
   public static final int DEFAULT_IDLE_TIMEOUT_SECONDS = 600;
-  public static final long DEFAULT_LOCK_TIMEOUT_MS = 1_000;
+  /**
+   * RFC 1939 section 8 lock as a lease: long enough that renewing every 10 s costs nothing, short
+   * enough that a user whose POP3 node crashed is not locked out of the maildrop for long.
+   */
+  public static final int DEFAULT_LOCK_LEASE_SECONDS = 30;
+  /** Same bound as the launcher's config validation. */
+  public static final int MAX_LOCK_LEASE_SECONDS = 3_600;
 
   public Pop3Options {
     if (hostname == null || hostname.isBlank() || hostname.chars().anyMatch(c -> c <= ' ' || c >= 0x7f)) {
@@ -40,9 +48,15 @@ public record Pop3Options(String hostname, String host, int port, long storeTime
     if (idleTimeoutSeconds <= 0) {
       throw new IllegalArgumentException("pop3.idleTimeoutSeconds must be positive, got " + idleTimeoutSeconds);
     }
-    if (lockTimeoutMs <= 0) {
-      throw new IllegalArgumentException("pop3.lockTimeoutMs must be positive, got " + lockTimeoutMs);
+    if (lockLeaseSeconds < 1 || lockLeaseSeconds > MAX_LOCK_LEASE_SECONDS) {
+      throw new IllegalArgumentException("pop3.lockLeaseSeconds must be in 1.." + MAX_LOCK_LEASE_SECONDS + ", got "
+          + lockLeaseSeconds);
     }
+  }
+
+  /** The lease in milliseconds, as the lease map's TTL wants it. */
+  public long lockLeaseMs() {
+    return lockLeaseSeconds * 1_000L;
   }
 
   public static Pop3Options defaults() {
@@ -64,7 +78,8 @@ public record Pop3Options(String hostname, String host, int port, long storeTime
         integer(pop3, "storeTimeoutMs", "pop3.storeTimeoutMs", DEFAULT_STORE_TIMEOUT_MS, Long.MIN_VALUE, Long.MAX_VALUE),
         (int) integer(pop3, "idleTimeoutSeconds", "pop3.idleTimeoutSeconds", DEFAULT_IDLE_TIMEOUT_SECONDS,
             Integer.MIN_VALUE, Integer.MAX_VALUE),
-        integer(pop3, "lockTimeoutMs", "pop3.lockTimeoutMs", DEFAULT_LOCK_TIMEOUT_MS, Long.MIN_VALUE, Long.MAX_VALUE));
+        (int) integer(pop3, "lockLeaseSeconds", "pop3.lockLeaseSeconds", DEFAULT_LOCK_LEASE_SECONDS,
+            Integer.MIN_VALUE, Integer.MAX_VALUE));
   }
 
   private static String string(JsonObject o, String key, String path, String def) {

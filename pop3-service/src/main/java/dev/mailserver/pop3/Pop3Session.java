@@ -1,12 +1,13 @@
 package dev.mailserver.pop3;
 
+import io.vertx.core.Future;
 import java.util.Objects;
 
 /**
  * State of one POP3 session; every state transition happens here. Confined to the connection's
- * event loop. The maildrop lock is released exactly once: at the end of UPDATE, or when the
- * connection goes away outside UPDATE (RFC 1939 section 6: a session ending without QUIT does not
- * enter UPDATE, so nothing is deleted).
+ * event loop. The maildrop lock (a lease, see {@link MaildropLock}) is released exactly once: at the
+ * end of UPDATE, or when the connection goes away outside UPDATE (RFC 1939 section 6: a session
+ * ending without QUIT does not enter UPDATE, so nothing is deleted).
  */
 public final class Pop3Session {
 
@@ -62,10 +63,19 @@ public final class Pop3Session {
     quit = true;
   }
 
-  /** End of UPDATE: deletions are done (or failed); release the lock. */
-  public void finishUpdate() {
+  /**
+   * Before UPDATE deletes anything: do we still hold the maildrop lease? A session whose lease was
+   * lost must not delete, another session may own the maildrop now (RFC 1939 section 8).
+   */
+  public Future<Boolean> confirmLock() {
     requireState(Pop3State.UPDATE);
-    releaseLock();
+    return lock.confirm();
+  }
+
+  /** End of UPDATE: deletions are done (or failed, or skipped); release the lock. Completes once it is released. */
+  public Future<Void> finishUpdate() {
+    requireState(Pop3State.UPDATE);
+    return releaseLock();
   }
 
   /** QUIT in AUTHORIZATION: nothing to apply, just close. */
@@ -77,14 +87,16 @@ public final class Pop3Session {
   /**
    * The connection is gone (client hang-up, idle timeout, server stop). Outside UPDATE the lock is
    * released now; inside UPDATE the running deletion releases it when it finishes, so nobody
-   * snapshots a maildrop whose deletions are still being applied.
+   * snapshots a maildrop whose deletions are still being applied. Completes once the lock is
+   * released (at once when none is held).
    */
-  public void closed() {
+  public Future<Void> closed() {
     closed = true;
     user = null;
     if (state != Pop3State.UPDATE) {
-      releaseLock();
+      return releaseLock();
     }
+    return lock.whenReleased();
   }
 
   public boolean isClosed() {
@@ -105,15 +117,13 @@ public final class Pop3Session {
     return lock == null ? null : lock.mailbox();
   }
 
-  /** True while this session holds its maildrop lock. */
+  /** True while this session holds its maildrop lock (taken, not released, not lost). */
   public boolean holdsLock() {
-    return lock != null && !lock.isReleased();
+    return lock != null && !lock.isReleased() && !lock.isLost();
   }
 
-  private void releaseLock() {
-    if (lock != null) {
-      lock.release();
-    }
+  private Future<Void> releaseLock() {
+    return lock == null ? Future.succeededFuture() : lock.release();
   }
 
   private void requireState(Pop3State... allowed) {

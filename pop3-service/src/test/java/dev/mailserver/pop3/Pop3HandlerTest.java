@@ -14,6 +14,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.shareddata.AsyncMap;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -56,12 +57,14 @@ class Pop3HandlerTest {
     store.start().await();
     ids = List.of(put(M1), put(M2), put(M3));
     options = Pop3Options.fromConfig(new JsonObject().put("hostname", "mail.example.test")
-        .put("pop3", new JsonObject().put("storeTimeoutMs", 2000).put("lockTimeoutMs", 100)));
+        .put("pop3", new JsonObject().put("storeTimeoutMs", 2000)));
   }
 
   @AfterEach
   void stopStore() {
     store.stop().await();
+    // Isolation: a test that failed half-way must not leave its lease to the next one.
+    leases().clear().await();
   }
 
   /** Rows: starting state | line | expected status line (prefix) | state afterwards. */
@@ -140,7 +143,7 @@ class Pop3HandlerTest {
       assertThat(status(call(h, line))).startsWith(prefix);
       assertThat(h.session().state()).isEqualTo(after);
     } finally {
-      ctx.runOnContext(v -> h.close());
+      close(h);
     }
   }
 
@@ -150,7 +153,7 @@ class Pop3HandlerTest {
     assertThat(text(call(h, "LIST"))).isEqualTo("+OK 2 messages (63 octets)\r\n1 39\r\n3 24\r\n.\r\n");
     assertThat(text(call(h, "UIDL"))).isEqualTo("+OK unique-id listing follows\r\n1 uid-" + ids.get(0) + "\r\n3 uid-" + ids.get(2) + "\r\n.\r\n");
     assertThat(text(call(h, "STAT"))).isEqualTo("+OK 2 63\r\n");
-    ctx.runOnContext(v -> h.close());
+    close(h);
   }
 
   @Test
@@ -159,7 +162,7 @@ class Pop3HandlerTest {
     assertThat(text(call(h, "RETR 3"))).isEqualTo("+OK 24 octets\r\n" + "Subject: three\r\n\r\n..dot\r\n.\r\n");
     assertThat(text(call(h, "TOP 1 0"))).isEqualTo("+OK top of message follows\r\nSubject: one\r\n\r\n.\r\n");
     assertThat(text(call(h, "TOP 1 1"))).isEqualTo("+OK top of message follows\r\nSubject: one\r\n\r\nbody one\r\n.\r\n");
-    ctx.runOnContext(v -> h.close());
+    close(h);
   }
 
   @Test
@@ -199,21 +202,15 @@ class Pop3HandlerTest {
   @Test
   void closeWithoutQuitDeletesNothingAndReleasesTheLock() throws Exception {
     Pop3Handler h = handlerIn("DELETED_2");
-    onContext(() -> {
-      h.close();
-      return Future.succeededFuture();
-    });
+    close(h);
     assertThat(lockIsFree()).isTrue();
     assertThat(store.messages(ALICE)).hasSize(3);
     // Closing again must not release a lock someone else holds by now.
     Pop3Handler other = handlerIn("TRANSACTION");
-    onContext(() -> {
-      h.close();
-      return Future.succeededFuture();
-    });
+    close(h);
     assertThat(lockIsFree()).isFalse();
     assertThat(other.session().holdsLock()).isTrue();
-    ctx.runOnContext(v -> other.close());
+    close(other);
   }
 
   @Test
@@ -225,7 +222,7 @@ class Pop3HandlerTest {
     assertThat(status(call(first, "QUIT"))).startsWith("+OK");
     call(second, "USER " + ALICE);
     assertThat(status(call(second, "PASS " + ALICE_PASSWORD))).startsWith("+OK maildrop has 3 messages");
-    ctx.runOnContext(v -> second.close());
+    close(second);
   }
 
   /** The client hangs up while PASS waits for the store: the lock acquired afterwards must not leak. */
@@ -274,7 +271,7 @@ class Pop3HandlerTest {
     call(h, "USER Alice@Example.TEST");
     assertThat(status(call(h, "PASS " + ALICE_PASSWORD))).startsWith("+OK maildrop has 3");
     assertThat(h.session().mailbox()).isEqualTo(ALICE);
-    ctx.runOnContext(v -> h.close());
+    close(h);
   }
 
   @Test
@@ -284,7 +281,7 @@ class Pop3HandlerTest {
     assertThat(status(call(h, "RETR 1"))).isEqualTo("-ERR Message no longer exists");
     assertThat(status(call(h, "TOP 1 0"))).isEqualTo("-ERR Message no longer exists");
     assertThat(status(call(h, "RETR 2"))).startsWith("+OK");
-    ctx.runOnContext(v -> h.close());
+    close(h);
   }
 
   @Test
@@ -293,7 +290,7 @@ class Pop3HandlerTest {
     store.failNext(MailstoreError.STORAGE_FAILURE);
     assertThat(status(call(h, "RETR 1"))).isEqualTo("-ERR [SYS/TEMP] Mailstore unavailable, try again later");
     assertThat(status(call(h, "RETR 1"))).startsWith("+OK");
-    ctx.runOnContext(v -> h.close());
+    close(h);
   }
 
   @Test
@@ -302,10 +299,108 @@ class Pop3HandlerTest {
     put("Subject: late\r\n\r\nx\r\n");
     assertThat(status(call(h, "STAT"))).startsWith("+OK 3 ");
     assertThat(status(call(h, "RETR 4"))).isEqualTo("-ERR No such message");
-    ctx.runOnContext(v -> h.close());
+    close(h);
+  }
+
+  // --- the maildrop lease ---------------------------------------------------------------------
+
+  @Test
+  void loginWritesItsTokenAndQuitRemovesIt() throws Exception {
+    Pop3Handler h = handlerIn("TRANSACTION");
+    String token = leases().get(ALICE).await();
+    assertThat(token).isNotNull();
+    assertThat(h.session().holdsLock()).isTrue();
+    // Another session's token is different: tokens are per session.
+    Pop3Handler bob = handler();
+    call(bob, "USER bob@example.test");
+    assertThat(status(call(bob, "PASS pw"))).startsWith("+OK");
+    assertThat(leases().get("bob@example.test").await()).isNotNull().isNotEqualTo(token);
+    assertThat(status(call(h, "QUIT"))).startsWith("+OK");
+    assertThat(lockIsFree()).isTrue();
+    close(bob);
+    assertThat(leases().get("bob@example.test").await()).isNull();
+  }
+
+  /** Someone else's token in the entry: renewal notices, tells the connection, and does not overwrite it. */
+  @Test
+  void stolenLeaseIsNoticedByRenewal() throws Exception {
+    Pop3Handler h = handler(150);
+    Promise<Void> lost = Promise.promise();
+    h.onLeaseLost(lost::tryComplete);
+    loggedIn(h);
+    leases().put(ALICE, "other-node#1", 10_000).await();
+    await(lost.future());
+    assertThat(h.session().holdsLock()).isFalse();
+    close(h);
+    assertThat(leases().get(ALICE).await()).isEqualTo("other-node#1");
+  }
+
+  @Test
+  void expiredLeaseIsNoticedByRenewal() throws Exception {
+    Pop3Handler h = handler(150);
+    Promise<Void> lost = Promise.promise();
+    h.onLeaseLost(lost::tryComplete);
+    loggedIn(h);
+    leases().remove(ALICE).await();
+    await(lost.future());
+    close(h);
+    assertThat(lockIsFree()).isTrue();
+  }
+
+  /** RFC 1939 section 8: UPDATE re-checks the lease; a session that lost it must not delete. */
+  @Test
+  void quitAfterLeaseStolenDeletesNothing() throws Exception {
+    Pop3Handler h = handlerIn("DELETED_2");
+    Promise<Void> lost = Promise.promise();
+    h.onLeaseLost(lost::tryComplete);
+    leases().put(ALICE, "other-node#1", 10_000).await();
+    // Default 30 s lease: renewal has not run yet, only UPDATE's own check can catch it.
+    assertThat(status(call(h, "QUIT"))).isEqualTo("-ERR [SYS/TEMP] Maildrop lock lost, no messages deleted");
+    assertThat(h.session().isQuit()).isTrue();
+    assertThat(store.messages(ALICE)).hasSize(3);
+    assertThat(leases().get(ALICE).await()).isEqualTo("other-node#1");
+    // In UPDATE the QUIT reply ends the connection; the lost handler must not cut it short.
+    assertThat(lost.future().isComplete()).isFalse();
+  }
+
+  /** The check before UPDATE also renews, so the deletion runs with a whole lease of margin. */
+  @Test
+  void quitWithLeaseHeldRenewsThenDeletes() throws Exception {
+    Pop3Handler h = loggedIn(handler(60_000));
+    call(h, "DELE 1");
+    String token = leases().get(ALICE).await();
+    leases().put(ALICE, token, 100).await(); // about to expire
+    store.delayMs = 400; // a slow deletion, outliving that TTL
+    Promise<Pop3Reply> reply = Promise.promise();
+    ctx.runOnContext(v -> h.handle("QUIT").onComplete(reply));
+    Thread.sleep(250);
+    assertThat(leases().get(ALICE).await()).isEqualTo(token); // renewed before deleting, not expired
+    assertThat(status(await(reply.future()))).startsWith("+OK");
+    assertThat(store.messages(ALICE)).hasSize(2);
+    assertThat(lockIsFree()).isTrue();
+  }
+
+  @Test
+  void foreignLeaseMeansInUseWithoutWaiting() throws Exception {
+    leases().put(ALICE, "other-node#7", 10_000).await();
+    Pop3Handler h = handlerIn("USER_GIVEN");
+    long t0 = System.nanoTime();
+    assertThat(status(call(h, "PASS " + ALICE_PASSWORD))).isEqualTo("-ERR [IN-USE] Maildrop already locked");
+    assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - t0)).isLessThan(1_000);
+    assertThat(leases().get(ALICE).await()).isEqualTo("other-node#7");
   }
 
   // --- helpers -------------------------------------------------------------------------------
+
+  private Pop3Handler handler(long leaseMs) {
+    return new Pop3Handler(vertx, new MailstoreClient(vertx, options.storeTimeoutMs()), options, leaseMs);
+  }
+
+  private Pop3Handler loggedIn(Pop3Handler h) throws Exception {
+    call(h, "USER " + ALICE);
+    assertThat(status(call(h, "PASS " + ALICE_PASSWORD))).startsWith("+OK");
+    return h;
+  }
 
   private Pop3Handler handler() {
     return new Pop3Handler(vertx, new MailstoreClient(vertx, options.storeTimeoutMs()), options);
@@ -347,14 +442,17 @@ class Pop3HandlerTest {
     return f.toCompletionStage().toCompletableFuture().get(5, TimeUnit.SECONDS);
   }
 
-  private boolean lockIsFree() throws Exception {
-    Future<Boolean> free = vertx.sharedData().getLockWithTimeout(MaildropLock.lockName(ALICE), 50)
-        .map(l -> {
-          l.release();
-          return true;
-        })
-        .otherwise(false);
-    return await(free);
+  private static void close(Pop3Handler h) throws Exception {
+    onContext(h::close);
+  }
+
+  private static AsyncMap<String, String> leases() {
+    return MaildropLock.leases(vertx).await();
+  }
+
+  /** No lease entry for ALICE in the lease map. */
+  private static boolean lockIsFree() {
+    return leases().get(ALICE).await() == null;
   }
 
   private static String status(Pop3Reply r) {

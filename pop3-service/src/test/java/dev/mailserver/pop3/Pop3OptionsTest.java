@@ -18,7 +18,8 @@ class Pop3OptionsTest {
     assertThat(o.port()).isEqualTo(2110);
     assertThat(o.storeTimeoutMs()).isEqualTo(30_000);
     assertThat(o.idleTimeoutSeconds()).isEqualTo(600);
-    assertThat(o.lockTimeoutMs()).isEqualTo(1_000);
+    assertThat(o.lockLeaseSeconds()).isEqualTo(30);
+    assertThat(o.lockLeaseMs()).isEqualTo(30_000);
     assertThat(Pop3Options.fromConfig(null)).isEqualTo(o);
   }
 
@@ -26,10 +27,19 @@ class Pop3OptionsTest {
   void readsWholeSystemConfigIgnoringOtherSections() {
     JsonObject cfg = new JsonObject("""
         {"hostname":"mail.example.test","domains":["example.test"],
-         "pop3":{"host":"127.0.0.1","port":0,"storeTimeoutMs":500,"idleTimeoutSeconds":700,"lockTimeoutMs":50},
+         "pop3":{"host":"127.0.0.1","port":0,"storeTimeoutMs":500,"idleTimeoutSeconds":700,"lockLeaseSeconds":5},
          "smtp":{"port":"whatever"}}""");
     Pop3Options o = Pop3Options.fromConfig(cfg);
-    assertThat(o).isEqualTo(new Pop3Options("mail.example.test", "127.0.0.1", 0, 500, 700, 50));
+    assertThat(o).isEqualTo(new Pop3Options("mail.example.test", "127.0.0.1", 0, 500, 700, 5));
+    assertThat(o.lockLeaseMs()).isEqualTo(5_000);
+  }
+
+  /** Same bounds as the launcher validates (1..3600). */
+  @Test
+  void lockLeaseBounds() {
+    assertThat(Pop3Options.fromConfig(new JsonObject("{\"pop3\":{\"lockLeaseSeconds\":1}}")).lockLeaseMs()).isEqualTo(1_000);
+    assertThat(Pop3Options.fromConfig(new JsonObject("{\"pop3\":{\"lockLeaseSeconds\":3600}}")).lockLeaseMs())
+        .isEqualTo(3_600_000);
   }
 
   @ParameterizedTest(name = "[{index}] {0}")
@@ -42,7 +52,10 @@ class Pop3OptionsTest {
       "{\"pop3\":{\"storeTimeoutMs\":0}}        | pop3.storeTimeoutMs",
       "{\"pop3\":{\"idleTimeoutSeconds\":0}}    | pop3.idleTimeoutSeconds",
       "{\"pop3\":{\"idleTimeoutSeconds\":true}} | pop3.idleTimeoutSeconds",
-      "{\"pop3\":{\"lockTimeoutMs\":-5}}        | pop3.lockTimeoutMs",
+      "{\"pop3\":{\"lockLeaseSeconds\":0}}     | pop3.lockLeaseSeconds",
+      "{\"pop3\":{\"lockLeaseSeconds\":3601}}  | pop3.lockLeaseSeconds",
+      "{\"pop3\":{\"lockLeaseSeconds\":\"30\"}}| pop3.lockLeaseSeconds",
+      "{\"pop3\":{\"lockLeaseSeconds\":1.5}}   | pop3.lockLeaseSeconds",
       "{\"pop3\":{\"host\":\"\"}}               | pop3.host",
       "{\"pop3\":{\"host\":5}}                  | pop3.host",
       "{\"pop3\":42}                            | pop3",

@@ -13,6 +13,9 @@ import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Vertx;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
+import java.net.ConnectException;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import org.junit.jupiter.api.Test;
 import org.slf4j.LoggerFactory;
 
@@ -45,6 +48,111 @@ class Pop3VerticleTest {
           .hasMessageContaining("pop3.port");
     } finally {
       vertx.close().await();
+    }
+  }
+
+  @Test
+  void isListeningBetweenListenAndStop() {
+    Pop3Verticle fresh = new Pop3Verticle();
+    assertThat(fresh.isListening()).isFalse();
+    try (TestServer server = TestServer.start()) {
+      assertThat(server.verticle.isListening()).isTrue();
+      server.undeploy();
+      assertThat(server.verticle.isListening()).isFalse();
+    }
+  }
+
+  @Test
+  void failedListenIsNotListening() {
+    try (TestServer first = TestServer.start()) {
+      Pop3Verticle second = new Pop3Verticle();
+      JsonObject cfg = new JsonObject().put("pop3", new JsonObject().put("host", "127.0.0.1").put("port", first.port));
+      // Vert.x shares a port between servers of one Vert.x instance, so bind from another one.
+      Vertx other = Vertx.vertx();
+      try {
+        assertThatThrownBy(() -> other.deployVerticle(second, new DeploymentOptions().setConfig(cfg)).await());
+        assertThat(second.isListening()).isFalse();
+      } finally {
+        other.close().await();
+      }
+    }
+  }
+
+  /**
+   * Graceful stop: an idle logged-in session with DELE marks is told -ERR [SYS/TEMP] and closed
+   * without UPDATE (RFC 1939 section 6: deletions only follow the client's QUIT); its lease is
+   * released; an idle session still in AUTHORIZATION gets the same; no new connections.
+   */
+  @Test
+  void stopTellsOpenSessionsClosesThemWithoutUpdateAndReleasesTheirLeases() throws IOException {
+    try (TestServer server = TestServer.start()) {
+      server.put(ALICE, "Subject: keep me\r\n\r\nbody\r\n");
+      try (LineClient c = server.loginAlice(); LineClient anonymous = server.connect()) {
+        c.send("DELE 1");
+        assertThat(c.readLine()).startsWith("+OK");
+        assertThat(server.leaseHolder(ALICE)).isNotNull();
+        Duration took = server.undeploy();
+        assertThat(took).isLessThan(Duration.ofMillis(Pop3Verticle.SHUTDOWN_GRACE_MS));
+        assertThat(c.readLine()).isEqualTo("-ERR [SYS/TEMP] server shutting down");
+        assertThat(c.isClosedByServer()).isTrue();
+        assertThat(anonymous.readLine()).isEqualTo("-ERR [SYS/TEMP] server shutting down");
+        assertThat(anonymous.isClosedByServer()).isTrue();
+      }
+      assertThat(server.store.messages(ALICE)).hasSize(1);
+      // Released by the time undeploy completed, not left to expire.
+      assertThat(server.leaseHolder(ALICE)).isNull();
+      assertThatThrownBy(() -> new LineClient("127.0.0.1", server.port).close()).isInstanceOf(ConnectException.class);
+    }
+  }
+
+  /**
+   * A command in flight when stop begins is answered first; commands pipelined behind it are not
+   * run, so a QUIT queued behind it does not enter UPDATE.
+   */
+  @Test
+  void stopLetsTheCommandInFlightFinishButRunsNothingAfterIt() throws Exception {
+    try (TestServer server = TestServer.start()) {
+      String m1 = "Subject: one\r\n\r\nfirst\r\n";
+      server.put(ALICE, m1);
+      server.put(ALICE, "Subject: two\r\n\r\nsecond\r\n");
+      try (LineClient c = server.loginAlice()) {
+        c.send("DELE 2");
+        assertThat(c.readLine()).startsWith("+OK");
+        server.store.delayMs = 600;
+        c.sendRaw("RETR 1\r\nQUIT\r\n");
+        Thread.sleep(150); // RETR is waiting for the store
+        var undeployed = server.vertx.undeploy(server.deploymentId);
+        assertThat(c.readLine()).isEqualTo("+OK " + m1.length() + " octets");
+        assertThat(new String(c.readPop3MultiLineRaw(), StandardCharsets.US_ASCII)).isEqualTo(m1);
+        assertThat(c.readLine()).isEqualTo("-ERR [SYS/TEMP] server shutting down");
+        assertThat(c.isClosedByServer()).isTrue();
+        undeployed.await();
+      }
+      server.store.delayMs = 0;
+      assertThat(server.store.messages(ALICE)).hasSize(2);
+      assertThat(server.leaseHolder(ALICE)).isNull();
+    }
+  }
+
+  /** A command that outlives the grace period does not hold up the stop: the connection is cut. */
+  @Test
+  void stopIsBoundedByTheGracePeriod() throws Exception {
+    try (TestServer server = TestServer.start(new JsonObject(), true, new Pop3Verticle(300))) {
+      server.put(ALICE, "Subject: one\r\n\r\nfirst\r\n");
+      server.put(ALICE, "Subject: two\r\n\r\nsecond\r\n");
+      try (LineClient c = server.loginAlice()) {
+        c.send("DELE 2");
+        assertThat(c.readLine()).startsWith("+OK");
+        server.store.delayMs = 5_000;
+        c.send("RETR 1");
+        Thread.sleep(100);
+        Duration took = server.undeploy();
+        assertThat(took).isBetween(Duration.ofMillis(250), Duration.ofMillis(2_500));
+        assertThat(c.readLine()).isNull(); // cut off: no reply, and no UPDATE
+      }
+      assertThat(server.leaseHolder(ALICE)).isNull();
+      server.store.delayMs = 0;
+      assertThat(server.store.messages(ALICE)).hasSize(2);
     }
   }
 

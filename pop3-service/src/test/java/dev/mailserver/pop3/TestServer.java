@@ -7,8 +7,10 @@ import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonArray;
 import io.vertx.core.json.JsonObject;
+import io.vertx.core.shareddata.AsyncMap;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 
 /** A POP3 server on an ephemeral loopback port with a FakeMailstore on the same Vert.x instance. */
 final class TestServer implements AutoCloseable {
@@ -23,11 +25,15 @@ final class TestServer implements AutoCloseable {
   /** Null when started without a store. */
   final FakeMailstore store;
   final int port;
+  final Pop3Verticle verticle;
+  final String deploymentId;
 
-  private TestServer(Vertx vertx, FakeMailstore store, int port) {
+  private TestServer(Vertx vertx, FakeMailstore store, Pop3Verticle verticle, String deploymentId) {
     this.vertx = vertx;
     this.store = store;
-    this.port = port;
+    this.verticle = verticle;
+    this.deploymentId = deploymentId;
+    this.port = verticle.actualPort();
   }
 
   static TestServer start() {
@@ -36,6 +42,10 @@ final class TestServer implements AutoCloseable {
 
   /** @param pop3 entries merged into the "pop3" config section */
   static TestServer start(JsonObject pop3, boolean withStore) {
+    return start(pop3, withStore, new Pop3Verticle());
+  }
+
+  static TestServer start(JsonObject pop3, boolean withStore, Pop3Verticle verticle) {
     Vertx vertx = Vertx.vertx();
     try {
       FakeMailstore store = null;
@@ -43,16 +53,14 @@ final class TestServer implements AutoCloseable {
         store = new FakeMailstore(vertx).addAccount(ALICE, ALICE_PASSWORD).addAccount(BOB, BOB_PASSWORD);
         store.start().await();
       }
-      JsonObject section = new JsonObject().put("host", "127.0.0.1").put("port", 0).put("lockTimeoutMs", 200)
-          .mergeIn(pop3);
+      JsonObject section = new JsonObject().put("host", "127.0.0.1").put("port", 0).mergeIn(pop3);
       JsonObject config = new JsonObject()
           .put("hostname", HOSTNAME)
           .put("domains", new JsonArray().add("example.test"))
           .put("pop3", section)
           .put("smtp", new JsonObject().put("port", 2525));
-      Pop3Verticle verticle = new Pop3Verticle();
-      vertx.deployVerticle(verticle, new DeploymentOptions().setConfig(config)).await();
-      return new TestServer(vertx, store, verticle.actualPort());
+      String id = vertx.deployVerticle(verticle, new DeploymentOptions().setConfig(config)).await();
+      return new TestServer(vertx, store, verticle, id);
     } catch (RuntimeException e) {
       vertx.close();
       throw e;
@@ -89,6 +97,23 @@ final class TestServer implements AutoCloseable {
 
   LineClient loginAlice() throws IOException {
     return login(ALICE, ALICE_PASSWORD);
+  }
+
+  /** The maildrop lease map ({@link MaildropLock#MAP_NAME}). */
+  AsyncMap<String, String> leases() {
+    return MaildropLock.leases(vertx).await();
+  }
+
+  /** The token holding the lease on {@code mailbox}, or null. */
+  String leaseHolder(String mailbox) {
+    return leases().get(mailbox).await();
+  }
+
+  /** Undeploys the POP3 verticle (the store stays); returns how long it took. */
+  Duration undeploy() {
+    long t0 = System.nanoTime();
+    vertx.undeploy(deploymentId).await();
+    return Duration.ofNanos(System.nanoTime() - t0);
   }
 
   @Override
