@@ -63,23 +63,26 @@ public final class MailstoreService {
       }
       recipients = new ArrayList<>();
       for (String r : req.recipients()) {
-        MailboxName m = MailboxName.of(r);
-        if (!accounts.exists(m.address())) {
-          throw new MailstoreException(MailstoreError.MAILBOX_NOT_FOUND, m.address());
-        }
-        recipients.add(m);
+        recipients.add(MailboxName.of(r));
       }
       MessageText.returnPath(req.sender()); // reject a bad sender before going to a worker
     } catch (MailstoreException e) {
       return Future.failedFuture(e);
     }
-    record Done(List<DeliverResult.Stored> stored, String subject) {}
-    return this.<Done>blocking(io, () -> new Done(store.deliver(req.sender(), recipients, req.content()),
-            MessageText.subject(req.content())), false)
-        .map(done -> {
-          publishNew(req, done.stored(), done.subject());
-          return new DeliverResult(req.deliveryId(), done.stored());
-        });
+    return accountsFresh().compose(v -> {
+      for (MailboxName m : recipients) {
+        if (!accounts.exists(m.address())) {
+          return Future.<DeliverResult>failedFuture(new MailstoreException(MailstoreError.MAILBOX_NOT_FOUND, m.address()));
+        }
+      }
+      record Done(List<DeliverResult.Stored> stored, String subject) {}
+      return this.<Done>blocking(io, () -> new Done(store.deliver(req.sender(), recipients, req.content()),
+              MessageText.subject(req.content())), false)
+          .map(done -> {
+            publishNew(req, done.stored(), done.subject());
+            return new DeliverResult(req.deliveryId(), done.stored());
+          });
+    });
   }
 
   /** One event per stored copy, published only after the copies are on disk. */
@@ -109,21 +112,45 @@ public final class MailstoreService {
     return mailbox(mailbox).compose(m -> blocking(io, () -> store.delete(m, ids), false));
   }
 
-  /** The canonical address, or AUTH_FAILED for unknown accounts and wrong passwords alike. */
+  /**
+   * The canonical address, or AUTH_FAILED for unknown accounts and wrong passwords alike. The
+   * account table is brought up to date on the auth worker first (see {@link Accounts#authenticate}).
+   */
   public Future<String> authenticate(String address, String password) {
     return blocking(auth, () -> accounts.authenticate(address, password), false)
         .compose(r -> r.map(Future::succeededFuture)
             .orElseGet(() -> Future.failedFuture(new MailstoreException(MailstoreError.AUTH_FAILED, "invalid credentials"))));
   }
 
-  /** From the in-memory account table: no I/O. INVALID_REQUEST if it is not a mailbox address. */
-  public boolean exists(String address) {
-    return accounts.exists(MailboxName.of(address).address());
+  /**
+   * Whether the account exists, from the in-memory table once it is no more than about a second
+   * behind {@code accounts.json} (another instance may have created the account). INVALID_REQUEST
+   * if it is not a mailbox address.
+   */
+  public Future<Boolean> exists(String address) {
+    String canonical;
+    try {
+      canonical = MailboxName.of(address).address();
+    } catch (MailstoreException e) {
+      return Future.failedFuture(e);
+    }
+    return accountsFresh().map(v -> accounts.exists(canonical));
   }
 
-  /** Store health, checked on a worker (it touches the file system). */
-  public Future<Boolean> storeHealthy() {
-    return blocking(io, store::healthy, false);
+  /**
+   * Completes when the account table reflects changes to {@code accounts.json} made by other
+   * instances up to about a check interval ago. In between checks this is immediate; when a check
+   * is due it is one stat (and a read if the file changed) on a worker, never on the event loop.
+   * A failed check is logged by {@link Accounts#refresh()} and the loaded table is used.
+   */
+  private Future<Void> accountsFresh() {
+    if (!accounts.checkDue()) {
+      return Future.succeededFuture();
+    }
+    return io.<Void>executeBlocking(() -> {
+      accounts.refreshIfDue();
+      return null;
+    }, false).otherwiseEmpty();
   }
 
   private static Future<MailboxName> mailbox(String address) {

@@ -2,6 +2,7 @@ package dev.mailserver.mailstore;
 
 import dev.mailserver.common.bus.Codecs;
 import dev.mailserver.mailstore.accounts.Accounts;
+import dev.mailserver.mailstore.accounts.Passwords;
 import dev.mailserver.mailstore.bus.MailstoreBusApi;
 import dev.mailserver.mailstore.http.MailstoreHttpApi;
 import dev.mailserver.mailstore.store.MaildirStore;
@@ -15,14 +16,19 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The mailstore service: Maildir storage and accounts under {@code dataDir}, the event-bus API of
  * {@code common/README.md}, and an HTTP server for probes. {@link #config()} is the whole system
- * configuration (see {@link MailstoreOptions}). Deploy one instance per data directory: the account
- * file has a single writer.
+ * configuration (see {@link MailstoreOptions}).
+ *
+ * <p>Several instances (separate JVMs, e.g. pods on one ReadWriteMany volume) may share a data
+ * directory: Maildir delivery is safe with several writers, listings are always read from disk,
+ * and {@link Accounts} notices other instances' account changes within about a second and writes
+ * {@code accounts.json} only under a cross-process file lock.
  */
 public class MailstoreVerticle extends VerticleBase {
   private static final Logger log = LoggerFactory.getLogger(MailstoreVerticle.class);
@@ -31,6 +37,18 @@ public class MailstoreVerticle extends VerticleBase {
   static final int IO_POOL_SIZE = 16;
   /** bcrypt is CPU-bound: a small pool bounds the CPU that login attempts can take. */
   static final int AUTH_POOL_SIZE = 2;
+  /** How often readiness is re-checked in the background; {@link #isReady()} reads the result. */
+  static final long READY_CHECK_INTERVAL_MS = 1000;
+  /**
+   * A readiness result older than this counts as not ready: a check stuck on a hung volume (e.g.
+   * an unreachable NFS server) must not leave the instance reported ready.
+   */
+  static final long READY_MAX_AGE_MS = 5000;
+
+  /** A readiness check's outcome and when (System.nanoTime) it was taken. */
+  private record Readiness(boolean ready, long checkedAt) {}
+
+  private final int bcryptCost;
 
   private MailstoreOptions options;
   private WorkerExecutor io;
@@ -38,8 +56,20 @@ public class MailstoreVerticle extends VerticleBase {
   private MailstoreService service;
   private MailstoreBusApi busApi;
   private HttpServer server;
+  private Path dataDir;
+  private long readyTimer = -1;
+  /** Confined to this verticle's context: at most one readiness check runs at a time. */
+  private boolean readyCheckRunning;
+  private volatile Readiness readiness;
+  private volatile boolean stopping;
 
   public MailstoreVerticle() {
+    this(Passwords.DEFAULT_COST);
+  }
+
+  /** With another bcrypt cost for new hashes: tests use 4 to stay fast. */
+  MailstoreVerticle(int bcryptCost) {
+    this.bcryptCost = bcryptCost;
   }
 
   private record Init(MaildirStore store, Accounts accounts, String node, Path dataDir, Optional<String> demoPassword) {}
@@ -55,22 +85,29 @@ public class MailstoreVerticle extends VerticleBase {
     io = vertx.createSharedWorkerExecutor("mailstore-io", IO_POOL_SIZE);
     auth = vertx.createSharedWorkerExecutor("mailstore-auth", AUTH_POOL_SIZE);
     MailstoreOptions opts = options;
-    return io.<Init>executeBlocking(() -> init(opts), true)
+    Passwords passwords = new Passwords(bcryptCost);
+    return io.<Init>executeBlocking(() -> init(opts, passwords), true)
         .compose(init -> {
           init.demoPassword().ifPresent(pw -> announceDemo("demo@" + opts.domains().get(0), pw));
+          dataDir = init.dataDir();
           service = new MailstoreService(vertx, init.store(), init.accounts(), io, auth);
           busApi = new MailstoreBusApi(vertx, service, init.node());
           log.info("Mailstore data in {}", init.dataDir());
           return busApi.start();
         })
         .compose(v -> {
-          MailstoreHttpApi http = new MailstoreHttpApi(vertx,
-              () -> busApi.isRegistered() ? service.storeHealthy() : Future.succeededFuture(false));
+          // /readyz and isReady() report the same background check, so neither does I/O per call.
+          MailstoreHttpApi http = new MailstoreHttpApi(vertx, () -> Future.succeededFuture(isReady()));
           return vertx.createHttpServer().requestHandler(http.router()).listen(opts.httpPort(), opts.httpHost());
         })
-        .<Void>map(s -> {
+        .compose(s -> {
           server = s;
           log.info("Mailstore HTTP listening on {}:{}", opts.httpHost(), s.actualPort());
+          // The first result is in before the deployment completes, so a started verticle is ready at once.
+          return checkReadiness();
+        })
+        .<Void>map(ready -> {
+          readyTimer = vertx.setPeriodic(READY_CHECK_INTERVAL_MS, id -> checkReadiness());
           return null;
         })
         .recover(t -> {
@@ -80,20 +117,63 @@ public class MailstoreVerticle extends VerticleBase {
   }
 
   /** Blocking part of the start: directories, tmp cleanup, accounts. Runs on a worker. */
-  private static Init init(MailstoreOptions opts) throws Exception {
+  private static Init init(MailstoreOptions opts, Passwords passwords) throws Exception {
     Path dataDir = opts.dataDir().toAbsolutePath().normalize();
     Files.createDirectories(dataDir);
     String node = machineHostname(opts.hostname());
     MaildirStore store = new MaildirStore(dataDir.resolve("mail"), node);
     store.open();
-    Accounts accounts = new Accounts(dataDir.resolve("accounts.json"), store);
+    Accounts accounts = new Accounts(dataDir.resolve("accounts.json"), store, passwords);
     accounts.load();
     Accounts.SeedResult seeded = accounts.seed(opts.accounts());
     if (!seeded.created().isEmpty() || !seeded.updated().isEmpty()) {
       log.info("Accounts from configuration: created {}, password updated {}", seeded.created(), seeded.updated());
     }
+    // Decided under the accounts file lock: of several instances starting together, one creates it.
     Optional<String> demo = accounts.createDemoIfEmpty(opts.domains().get(0));
     return new Init(store, accounts, node, dataDir, demo);
+  }
+
+  /**
+   * True when started, every bus consumer is registered, and the data directory and mail
+   * directory are writable, as found by a background check at most {@link #READY_MAX_AGE_MS} old.
+   * Cheap and callable from any thread (the launcher's management server and {@code /readyz} use it).
+   */
+  public boolean isReady() {
+    Readiness r = readiness;
+    return r != null && r.ready() && !stopping
+        && System.nanoTime() - r.checkedAt() <= TimeUnit.MILLISECONDS.toNanos(READY_MAX_AGE_MS);
+  }
+
+  /** Runs one readiness check (the file-system part on a worker) and records its result; on this verticle's context. */
+  private Future<Boolean> checkReadiness() {
+    if (readyCheckRunning) {
+      return Future.succeededFuture(isReady()); // the previous one is still stuck; isReady() ages it out
+    }
+    MailstoreBusApi bus = busApi;
+    MailstoreService svc = service;
+    Path dir = dataDir;
+    WorkerExecutor pool = io;
+    if (stopping || bus == null || svc == null || dir == null || pool == null || !bus.isRegistered()) {
+      readiness = new Readiness(false, System.nanoTime());
+      return Future.succeededFuture(false);
+    }
+    readyCheckRunning = true;
+    return pool.<Boolean>executeBlocking(() -> Files.isDirectory(dir) && Files.isWritable(dir) && svc.store().healthy(), false)
+        .otherwise(t -> {
+          log.warn("Readiness check failed: {}", t.toString());
+          return false;
+        })
+        .map(ok -> {
+          readyCheckRunning = false;
+          boolean ready = ok && bus.isRegistered() && !stopping;
+          Readiness previous = readiness;
+          if (previous != null && previous.ready() != ready) {
+            log.info("Mailstore is {}", ready ? "ready again" : "NOT ready (bus consumers or data directory unusable)");
+          }
+          readiness = new Readiness(ready, System.nanoTime());
+          return ready;
+        });
   }
 
   /**
@@ -135,6 +215,12 @@ public class MailstoreVerticle extends VerticleBase {
 
   @Override
   public Future<?> stop() {
+    stopping = true;
+    readiness = null;
+    if (readyTimer >= 0) {
+      vertx.cancelTimer(readyTimer);
+      readyTimer = -1;
+    }
     List<Future<?>> steps = new ArrayList<>();
     if (server != null) {
       steps.add(server.close());

@@ -81,7 +81,7 @@ public final class MailstoreBusApi {
     });
     consumer(Addresses.MAILBOX_EXISTS, body -> {
       String canonical = MailboxName.of(json(body).getString("address")).address();
-      return Future.succeededFuture(new JsonObject().put("address", canonical).put("exists", service.exists(canonical)));
+      return service.exists(canonical).map(exists -> new JsonObject().put("address", canonical).put("exists", exists));
     });
     consumer(Addresses.PING, body -> Future.succeededFuture(new JsonObject().put("status", "ok").put("node", node)));
     return Future.all(consumers.stream().map(MessageConsumer::completion).toList()).mapEmpty();

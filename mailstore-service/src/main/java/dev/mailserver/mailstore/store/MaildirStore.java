@@ -36,6 +36,8 @@ import org.slf4j.LoggerFactory;
  * returns, so an acknowledged message survives a crash and a half-written one is never visible.
  * Other Maildir programs may share the directories: foreign names and {@code cur/} files with
  * {@code :2,<flags>} are read as well. Messages are left in {@code new/}; this store never renames.
+ * Several mailstore instances may share the root: nothing is cached, every list and fetch reads the
+ * directories, and a delete of a message another instance removed first reports it as missing.
  */
 public final class MaildirStore implements MailStore {
   private static final Logger log = LoggerFactory.getLogger(MaildirStore.class);
@@ -329,11 +331,12 @@ public final class MaildirStore implements MailStore {
     Set<Path> dirs = new LinkedHashSet<>();
     try {
       for (String id : new LinkedHashSet<>(ids)) {
-        Path p = locate(dir, id);
-        if (p != null && Files.deleteIfExists(p)) {
+        Path removed = remove(dir, id);
+        if (removed != null) {
           deleted++;
-          dirs.add(p.getParent());
+          dirs.add(removed.getParent());
         } else {
+          // Never there, or removed first by another instance sharing the directory: not an error.
           missing.add(id);
         }
       }
@@ -343,6 +346,23 @@ public final class MaildirStore implements MailStore {
       throw storage("cannot delete from " + mailbox, e);
     }
     return new DeleteResult(deleted, missing);
+  }
+
+  /**
+   * Unlinks the message; the path removed, or null when it is gone. Twice, like {@link #read}:
+   * between lookup and unlink another Maildir reader may have moved it from new/ to cur/.
+   */
+  private static Path remove(Path dir, String id) throws IOException {
+    for (int attempt = 0; attempt < 2; attempt++) {
+      Path p = locate(dir, id);
+      if (p == null) {
+        return null;
+      }
+      if (Files.deleteIfExists(p)) {
+        return p;
+      }
+    }
+    return null;
   }
 
   @Override

@@ -257,4 +257,48 @@ class MaildirStoreTest {
     assertThat(size).isEqualTo("Return-Path: <>\r\n".length() + 100_000);
     assertThat(id).endsWith(",S=" + size);
   }
+
+  @Test
+  void twoStoresOnOneRootSeeEachOthersMailAndDeletingTheSameMessagesDeletesEachOnce() throws Exception {
+    // Two instances (pods) on one volume: no cache between them, and a race on delete is no error.
+    MaildirStore other = new MaildirStore(root, "other.host");
+    other.open();
+    List<String> ids = new ArrayList<>();
+    for (int i = 0; i < 60; i++) {
+      MaildirStore writer = i % 2 == 0 ? store : other;
+      ids.add(writer.deliver("s@example.org", List.of(alice), MSG).get(0).messageId());
+    }
+    assertThat(store.list(alice)).extracting(MessageInfo::id).containsExactlyElementsOf(ids);
+    assertThat(other.list(alice)).extracting(MessageInfo::id).containsExactlyElementsOf(ids);
+
+    // Same ids, same order, same moment: the two constantly race between lookup and unlink, and
+    // each id must be counted as deleted by exactly one of them.
+    ExecutorService pool = Executors.newFixedThreadPool(2);
+    try {
+      java.util.concurrent.CyclicBarrier go = new java.util.concurrent.CyclicBarrier(2);
+      List<Future<List<DeleteResult>>> runs = new ArrayList<>();
+      for (MaildirStore s : List.of(store, other)) {
+        runs.add(pool.submit(() -> {
+          go.await(10, TimeUnit.SECONDS);
+          List<DeleteResult> results = new ArrayList<>();
+          for (String id : ids) {
+            results.add(s.delete(alice, List.of(id)));
+          }
+          return results;
+        }));
+      }
+      List<DeleteResult> first = runs.get(0).get(30, TimeUnit.SECONDS);
+      List<DeleteResult> second = runs.get(1).get(30, TimeUnit.SECONDS);
+      for (int i = 0; i < ids.size(); i++) {
+        DeleteResult a = first.get(i);
+        DeleteResult b = second.get(i);
+        assertThat(a.deleted() + b.deleted()).as("deletions of %s", ids.get(i)).isEqualTo(1);
+        assertThat(a.deleted() == 1 ? b.missing() : a.missing()).containsExactly(ids.get(i));
+      }
+    } finally {
+      pool.shutdownNow();
+    }
+    assertThat(store.list(alice)).isEmpty();
+    assertThat(other.list(alice)).isEmpty();
+  }
 }
