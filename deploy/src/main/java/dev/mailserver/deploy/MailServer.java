@@ -10,15 +10,20 @@ import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.util.ArrayDeque;
+import java.util.Deque;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running process: a Vert.x instance and the verticles of its roles. Blocking methods; call
- * them from {@code main} or a test thread, never from an event loop.
+ * One running process: a Vert.x instance (embedded or clustered), the verticles of its roles and
+ * the management port. Blocking methods; call them from {@code main} or a test thread, never from
+ * an event loop.
  */
 public final class MailServer implements AutoCloseable {
 
@@ -26,29 +31,52 @@ public final class MailServer implements AutoCloseable {
 
   private final Vertx vertx;
   private final JsonObject config;
+  private final boolean clustered;
+  /** Deployment ids, newest first: undeployed in that order so SMTP drains before the store goes. */
+  private final Deque<String> deployments = new ArrayDeque<>();
   private MailstoreVerticle mailstore;
   private SmtpVerticle smtp;
   private Pop3Verticle pop3;
+  private ManagementServer management;
   private volatile boolean closed;
 
-  private MailServer(Vertx vertx, JsonObject config) {
+  private MailServer(Vertx vertx, JsonObject config, boolean clustered) {
     this.vertx = vertx;
     this.config = config;
+    this.clustered = clustered;
   }
 
-  /** Starts the roles in one embedded (non-clustered) Vert.x instance. */
+  /** Starts the roles: clustered when {@code cluster.enabled}, else in one embedded Vert.x. */
   public static MailServer start(JsonObject config, List<Role> roles) throws StartupException {
-    return start(Vertx.vertx(new VertxOptions()), config, roles);
+    boolean clustered = config.getJsonObject("cluster").getBoolean("enabled");
+    Vertx vertx;
+    if (clustered) {
+      Cluster cluster = Cluster.fromConfig(config);
+      try {
+        vertx = cluster.start();
+      } catch (Exception e) {
+        throw new StartupException("cannot join cluster '" + cluster.name() + "' on " + cluster.host() + ":"
+            + cluster.hazelcastPort() + ": " + rootMessage(e), e);
+      }
+    } else {
+      vertx = Vertx.vertx(new VertxOptions());
+    }
+    return start(vertx, config, roles, clustered);
   }
 
-  /** Starts the roles on a given Vert.x instance (clustered or not); closes it if start fails. */
+  /** Starts the roles on a given Vert.x instance; closes it if start fails. */
   public static MailServer start(Vertx vertx, JsonObject config, List<Role> roles) throws StartupException {
+    return start(vertx, config, roles, vertx.isClustered());
+  }
+
+  private static MailServer start(Vertx vertx, JsonObject config, List<Role> roles, boolean clustered) throws StartupException {
     Codecs.register(vertx);
-    MailServer server = new MailServer(vertx, config);
+    MailServer server = new MailServer(vertx, config, clustered);
     try {
       for (Role role : roles.stream().sorted().toList()) {
         server.deploy(role);
       }
+      server.startManagement();
     } catch (StartupException e) {
       server.close();
       throw e;
@@ -62,22 +90,45 @@ public final class MailServer implements AutoCloseable {
       switch (role) {
         case MAILSTORE -> {
           MailstoreVerticle v = new MailstoreVerticle();
-          vertx.deployVerticle(v, opts).await(2, TimeUnit.MINUTES);
+          deployments.push(vertx.deployVerticle(v, opts).await(2, TimeUnit.MINUTES));
           mailstore = v;
         }
         case SMTP -> {
           SmtpVerticle v = new SmtpVerticle();
-          vertx.deployVerticle(v, opts).await(1, TimeUnit.MINUTES);
+          deployments.push(vertx.deployVerticle(v, opts).await(1, TimeUnit.MINUTES));
           smtp = v;
         }
         case POP3 -> {
           Pop3Verticle v = new Pop3Verticle();
-          vertx.deployVerticle(v, opts).await(1, TimeUnit.MINUTES);
+          deployments.push(vertx.deployVerticle(v, opts).await(1, TimeUnit.MINUTES));
           pop3 = v;
         }
       }
     } catch (Exception e) {
       throw new StartupException(role.name().toLowerCase() + ": " + describe(e), e);
+    }
+  }
+
+  private void startManagement() throws StartupException {
+    Map<String, BooleanSupplier> checks = new LinkedHashMap<>();
+    if (mailstore != null) {
+      MailstoreVerticle m = mailstore;
+      checks.put("mailstore", m::isReady);
+    }
+    if (smtp != null) {
+      SmtpVerticle s = smtp;
+      checks.put("smtp", s::isListening);
+    }
+    if (pop3 != null) {
+      Pop3Verticle p = pop3;
+      checks.put("pop3", p::isListening);
+    }
+    management = new ManagementServer(vertx, checks, smtp != null || pop3 != null);
+    JsonObject m = config.getJsonObject("management");
+    try {
+      management.listen(m.getString("host"), m.getInteger("port")).await(30, TimeUnit.SECONDS);
+    } catch (Exception e) {
+      throw new StartupException("management: " + describe(e), e);
     }
   }
 
@@ -88,6 +139,14 @@ public final class MailServer implements AutoCloseable {
     }
     if (t instanceof java.net.BindException) {
       return "cannot listen: " + t.getMessage() + " (is another server using the port? set it in the config or to 0)";
+    }
+    return t.getMessage() != null ? t.getMessage() : t.toString();
+  }
+
+  private static String rootMessage(Throwable e) {
+    Throwable t = e;
+    while (t.getCause() != null && t.getCause() != t) {
+      t = t.getCause();
     }
     return t.getMessage() != null ? t.getMessage() : t.toString();
   }
@@ -113,10 +172,18 @@ public final class MailServer implements AutoCloseable {
     return mailstore == null ? -1 : mailstore.actualHttpPort();
   }
 
+  public int managementPort() {
+    return management == null ? -1 : management.actualPort();
+  }
+
   /** The lines printed at start-up: where each service listens and where data lives. */
   public String describe() {
     StringBuilder b = new StringBuilder("mailserver started (").append(config.getString("hostname"))
         .append(", domains ").append(config.getJsonArray("domains").encode()).append(")\n");
+    if (clustered) {
+      b.append("  cluster         ").append(config.getJsonObject("cluster").getString("name"))
+          .append(" member ").append(Cluster.memberAddress(vertx)).append('\n');
+    }
     if (mailstore != null) {
       b.append("  mailstore data  ").append(Path.of(config.getString("dataDir")).toAbsolutePath().normalize()).append('\n');
       b.append("  HTTP            ").append(config.getJsonObject("http").getString("host")).append(':').append(httpPort()).append('\n');
@@ -127,20 +194,48 @@ public final class MailServer implements AutoCloseable {
     if (pop3 != null) {
       b.append("  POP3            ").append(config.getJsonObject("pop3").getString("host")).append(':').append(pop3Port()).append('\n');
     }
+    b.append("  management      ").append(config.getJsonObject("management").getString("host")).append(':')
+        .append(managementPort()).append(" (").append(ManagementServer.LIVEZ).append(", ").append(ManagementServer.READYZ).append(")\n");
     return b.toString().stripTrailing();
   }
 
-  /** Undeploys everything and closes Vert.x; idempotent. */
+  /**
+   * Stops in order: POP3 and SMTP first (SMTP drains open transactions while the mailstore, local
+   * or remote, still answers), then the mailstore, then the management port, then Vert.x (which
+   * leaves the cluster). Bounded by {@code smtp.shutdownGraceSeconds} plus {@link #CLOSE_MARGIN_SECONDS}
+   * in all, so an orchestrator's grace period (Kubernetes terminationGracePeriodSeconds) can be
+   * sized from the config. Idempotent.
+   */
   @Override
   public synchronized void close() {
     if (closed) {
       return;
     }
     closed = true;
+    long graceSeconds = config.getJsonObject("smtp").getLong("shutdownGraceSeconds", 30L);
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(graceSeconds + CLOSE_MARGIN_SECONDS);
+    while (!deployments.isEmpty()) {
+      String id = deployments.pop();
+      try {
+        vertx.undeploy(id).await(remaining(deadline, 1), TimeUnit.MILLISECONDS);
+      } catch (Exception e) {
+        LOG.warn("undeploy of {} did not complete cleanly: {}", id, e.toString());
+      }
+    }
     try {
-      vertx.close().await(30, TimeUnit.SECONDS);
+      if (management != null) {
+        management.close().await(remaining(deadline, 1_000), TimeUnit.MILLISECONDS);
+      }
+      vertx.close().await(remaining(deadline, 3_000), TimeUnit.MILLISECONDS);
     } catch (Exception e) {
       LOG.warn("shutdown did not complete cleanly: {}", e.toString());
     }
+  }
+
+  /** Seconds on top of the SMTP grace for undeploying the rest and leaving the cluster. */
+  public static final long CLOSE_MARGIN_SECONDS = 10;
+
+  private static long remaining(long deadline, long minimumMs) {
+    return Math.max(minimumMs, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime()));
   }
 }

@@ -7,34 +7,50 @@ import java.util.List;
 import java.util.Locale;
 
 /**
- * {@code java -jar mailserver.jar [--config FILE] [--roles smtp,pop3,mailstore]}.
+ * {@code java -jar mailserver.jar [--config FILE] [--roles smtp,pop3,mailstore] [--cluster]}.
  * Bad arguments or configuration print one line to stderr and exit with status 2.
  */
 public final class Main {
 
   private Main() {}
 
-  public static void main(String[] args) {
-    // Hazelcast reads this when it loads; it must be set before any cluster class is touched.
-    System.setProperty("hazelcast.logging.type", "slf4j");
+  /** The parsed command line. */
+  public record Args(Path configFile, List<Role> roles, boolean cluster, boolean help) {}
+
+  /** Parses the command line; a ConfigException says what is wrong. */
+  public static Args parseArgs(String[] args) throws ConfigException {
     Path configFile = null;
     List<Role> roles = List.of(Role.values());
+    boolean cluster = false;
+    boolean help = false;
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--config", "-c" -> configFile = Path.of(value(args, ++i, "--config"));
+        case "--roles" -> roles = Role.parseList(value(args, ++i, "--roles"));
+        case "--cluster" -> cluster = true;
+        case "--help", "-h" -> help = true;
+        default -> throw new ConfigException("unknown argument '" + args[i] + "' (" + usage() + ")");
+      }
+    }
+    return new Args(configFile, roles, cluster, help);
+  }
+
+  public static void main(String[] argv) {
+    // Hazelcast reads this when it loads; it must be set before any cluster class is touched.
+    System.setProperty("hazelcast.logging.type", "slf4j");
     try {
-      for (int i = 0; i < args.length; i++) {
-        switch (args[i]) {
-          case "--config", "-c" -> configFile = Path.of(value(args, ++i, "--config"));
-          case "--roles" -> roles = Role.parseList(value(args, ++i, "--roles"));
-          case "--help", "-h" -> {
-            System.out.println(usage());
-            return;
-          }
-          default -> throw new ConfigException("unknown argument '" + args[i] + "'\n" + usage());
-        }
+      Args args = parseArgs(argv);
+      if (args.help()) {
+        System.out.println(usage());
+        return;
       }
       List<String> warnings = new ArrayList<>();
-      JsonObject config = ConfigLoader.load(configFile, System.getenv(), warnings);
+      JsonObject config = ConfigLoader.load(args.configFile(), System.getenv(), warnings);
+      if (args.cluster()) {
+        config.getJsonObject("cluster").put("enabled", true);
+      }
       warnings.forEach(w -> System.err.println("mailserver: warning: " + w));
-      MailServer server = MailServer.start(config, roles);
+      MailServer server = MailServer.start(config, args.roles());
       Runtime.getRuntime().addShutdownHook(new Thread(server::close, "mailserver-shutdown"));
       System.out.println(server.describe());
     } catch (ConfigException e) {
@@ -48,13 +64,13 @@ public final class Main {
 
   private static String value(String[] args, int i, String flag) throws ConfigException {
     if (i >= args.length) {
-      throw new ConfigException(flag + " needs a value\n" + usage());
+      throw new ConfigException(flag + " needs a value (" + usage() + ")");
     }
     return args[i];
   }
 
   static String usage() {
-    return "usage: java -jar mailserver.jar [--config FILE] [--roles " + String.join(",", Role.names()) + "]";
+    return "usage: java -jar mailserver.jar [--config FILE] [--roles " + String.join(",", Role.names()) + "] [--cluster]";
   }
 
   /** The services a process can run. */

@@ -46,9 +46,9 @@ class ClusteredBusTest {
   @Test
   void messageCrossesTheClusterIntact() throws Exception {
     String name = "test-" + UUID.randomUUID();
-    Vertx a = new Cluster(name, "127.0.0.1", 0, 0, List.of(), null).start();
+    Vertx a = Cluster.loopback(name, List.of()).start();
     int seed = Cluster.memberPort(a);
-    Vertx b = new Cluster(name, "127.0.0.1", 0, 0, List.of("127.0.0.1:" + seed), null).start();
+    Vertx b = Cluster.loopback(name, List.of("127.0.0.1:" + seed)).start();
 
     JsonObject config = EmbeddedEndToEndTest.testConfig(dataDir);
     storeNode = MailServer.start(a, config, List.of(Main.Role.MAILSTORE));

@@ -58,7 +58,7 @@ class EmbeddedEndToEndTest {
   static JsonObject testConfig(Path dataDir) throws ConfigException {
     JsonObject c = ConfigLoader.load(null, java.util.Map.of(), new java.util.ArrayList<>());
     c.put("dataDir", dataDir.toString()).put("hostname", "mx.example.test");
-    for (String s : List.of("smtp", "pop3", "http")) {
+    for (String s : List.of("smtp", "pop3", "http", "management")) {
       c.getJsonObject(s).put("host", "127.0.0.1").put("port", 0);
     }
     c.put("accounts", new JsonArray()
