@@ -134,7 +134,17 @@ public final class MailstoreService {
     } catch (MailstoreException e) {
       return Future.failedFuture(e);
     }
-    return accountsFresh().map(v -> accounts.exists(canonical));
+    return accountsFresh().compose(v -> {
+      if (accounts.exists(canonical)) {
+        return Future.succeededFuture(true);
+      }
+      // A miss is answered with a permanent 550 by SMTP: before saying no, look at the file once
+      // more (one stat) so an account another instance created a moment ago is not refused.
+      return io.executeBlocking(() -> {
+        accounts.refresh();
+        return accounts.exists(canonical);
+      }, false);
+    });
   }
 
   /**
