@@ -59,7 +59,11 @@ public final class ConfigLoader {
             .put("lockLeaseSeconds", 30))
         .put("http", new JsonObject()
             .put("host", "0.0.0.0")
-            .put("port", 8025))
+            .put("port", 8025)
+            .put("adminToken", ""))
+        .put("events", new JsonObject()
+            .put("maxAgeHours", 168)
+            .put("maxCount", 100_000))
         .put("management", new JsonObject()
             .put("host", "0.0.0.0")
             .put("port", 8081))
@@ -305,6 +309,8 @@ public final class ConfigLoader {
     if (pop3Idle < 600 || pop3Idle > 86_400) {
       throw new ConfigException("config key 'pop3.idleTimeoutSeconds' must be between 600 and 86400 (RFC 1939 section 3), got " + pop3Idle);
     }
+    positive("events.maxAgeHours", c.getJsonObject("events").getLong("maxAgeHours"), 24L * 3_650);
+    positive("events.maxCount", c.getJsonObject("events").getLong("maxCount"), 100_000_000);
     positive("smtp.shutdownGraceSeconds", smtp.getLong("shutdownGraceSeconds"), 3_600);
     positive("pop3.lockLeaseSeconds", c.getJsonObject("pop3").getLong("lockLeaseSeconds"), 3_600);
     JsonObject cluster = c.getJsonObject("cluster");

@@ -18,12 +18,16 @@ import java.util.Set;
  * {@code accounts[].password}; other sections belong to other services and are ignored.
  */
 public record MailstoreOptions(String hostname, List<String> domains, Path dataDir, String httpHost, int httpPort,
-                               List<AccountSeed> accounts) {
+                               List<AccountSeed> accounts, String httpAdminToken, long eventsMaxAgeHours,
+                               long eventsMaxCount) {
 
   public static final String DEFAULT_DATA_DIR = "data";
   public static final String DEFAULT_DOMAIN = "example.test";
   public static final String DEFAULT_HTTP_HOST = "0.0.0.0";
   public static final int DEFAULT_HTTP_PORT = 8025;
+  /** Journal bounds: events older than this, or beyond this many, may be compacted away. */
+  public static final long DEFAULT_EVENTS_MAX_AGE_HOURS = 168;
+  public static final long DEFAULT_EVENTS_MAX_COUNT = 100_000;
 
   public MailstoreOptions {
     domains = List.copyOf(domains);
@@ -71,6 +75,12 @@ public record MailstoreOptions(String hostname, List<String> domains, Path dataD
       throw new IllegalArgumentException("http.port must be an integer 0-65535 (0 = any free port): " + p);
     }
     int port = ((Number) p).intValue();
+    // Empty means admin routes are disabled (403), never open.
+    String adminToken = string(http, "adminToken", "");
+
+    JsonObject events = object(c, "events");
+    long maxAge = positiveLong(events, "maxAgeHours", DEFAULT_EVENTS_MAX_AGE_HOURS, "events.maxAgeHours");
+    long maxCount = positiveLong(events, "maxCount", DEFAULT_EVENTS_MAX_COUNT, "events.maxCount");
 
     List<AccountSeed> accounts = new ArrayList<>();
     Set<String> seen = new LinkedHashSet<>();
@@ -104,7 +114,15 @@ public record MailstoreOptions(String hostname, List<String> domains, Path dataD
         accounts.add(new AccountSeed(mbox.toString(), password));
       }
     }
-    return new MailstoreOptions(hostname, domains, Path.of(dataDir), httpHost, port, accounts);
+    return new MailstoreOptions(hostname, domains, Path.of(dataDir), httpHost, port, accounts, adminToken, maxAge, maxCount);
+  }
+
+  private static long positiveLong(JsonObject c, String key, long def, String name) {
+    Object v = c.getValue(key, def);
+    if (!(v instanceof Integer || v instanceof Long) || ((Number) v).longValue() <= 0) {
+      throw new IllegalArgumentException(name + " must be a positive whole number: " + v);
+    }
+    return ((Number) v).longValue();
   }
 
   private static String string(JsonObject c, String key, String def) {
@@ -129,6 +147,7 @@ public record MailstoreOptions(String hostname, List<String> domains, Path dataD
   @Override
   public String toString() {
     return "MailstoreOptions[hostname=" + hostname + ", domains=" + domains + ", dataDir=" + dataDir
-        + ", http=" + httpHost + ":" + httpPort + ", accounts=" + accounts.size() + "]";
+        + ", http=" + httpHost + ":" + httpPort + ", adminToken=" + (httpAdminToken.isEmpty() ? "none" : "set")
+        + ", events=" + eventsMaxAgeHours + "h/" + eventsMaxCount + ", accounts=" + accounts.size() + "]";
   }
 }

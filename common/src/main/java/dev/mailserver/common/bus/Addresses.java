@@ -27,4 +27,12 @@ public final class Addresses {
 
   /** Published (not sent) after every committed delivery, one event per stored copy: MailEvent JSON. */
   public static final String EVENTS_NEW = PREFIX + "events.new";
+  /** Published after a message is deleted (POP3 UPDATE, HTTP DELETE): MailEvent JSON, type message.deleted. */
+  public static final String EVENTS_DELETED = PREFIX + "events.deleted";
+  /**
+   * Request: {"after": eventId or "" for the oldest retained, "mailbox"?: filter, "limit"?: n (default 1000)}.
+   * Reply: EventPage JSON {"events":[MailEvent...], "lastEventId", "truncated"}; a consumer that was away
+   * asks with the last id it saw and pages until "events" is empty.
+   */
+  public static final String EVENTS_SINCE = PREFIX + "events.since";
 }

@@ -2,6 +2,7 @@ package dev.mailserver.common.bus;
 
 import dev.mailserver.common.model.DeliverRequest;
 import dev.mailserver.common.model.DeliverResult;
+import dev.mailserver.common.model.EventPage;
 import dev.mailserver.common.model.MessageInfo;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -73,6 +74,18 @@ public final class MailstoreClient {
   public Future<Boolean> mailboxExists(String address) {
     return this.<JsonObject>request(Addresses.MAILBOX_EXISTS, new JsonObject().put("address", address))
         .map(j -> j.getBoolean("exists", false));
+  }
+
+  /**
+   * Journaled events after {@code afterId} ("" for the oldest retained), optionally for one mailbox;
+   * page by calling again with the last id received until a page is empty.
+   */
+  public Future<EventPage> eventsSince(String afterId, String mailbox, int limit) {
+    JsonObject req = new JsonObject().put("after", afterId == null ? "" : afterId).put("limit", limit);
+    if (mailbox != null) {
+      req.put("mailbox", mailbox);
+    }
+    return this.<JsonObject>request(Addresses.EVENTS_SINCE, req).map(EventPage::fromJson);
   }
 
   /** Succeeds when a mailstore answers. */

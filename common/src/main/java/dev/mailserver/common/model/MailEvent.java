@@ -3,10 +3,13 @@ package dev.mailserver.common.model;
 import io.vertx.core.json.JsonObject;
 
 /**
- * Published on {@link dev.mailserver.common.bus.Addresses#EVENTS_NEW} after a copy is durably stored.
+ * A journaled mailstore event, published on {@link dev.mailserver.common.bus.Addresses#EVENTS_NEW}
+ * after a copy is durably stored and on {@link dev.mailserver.common.bus.Addresses#EVENTS_DELETED}
+ * after a deletion.
  *
- * @param eventId   unique id of this event
- * @param type      {@link #TYPE_NEW} for now
+ * @param eventId   the journal sequence number in decimal ("1", "2", ...): strictly increasing per
+ *                  data directory, so it orders events and serves as an SSE {@code Last-Event-ID}
+ * @param type      {@link #TYPE_NEW} or {@link #TYPE_DELETED}
  * @param mailbox   the mailbox address the copy went to
  * @param messageId the store's message id (fetch it with that)
  * @param from      the envelope sender (empty for the null sender)
@@ -19,6 +22,7 @@ public record MailEvent(String eventId, String type, String mailbox, String mess
                         String subject, long size, long time, String deliveryId) {
 
   public static final String TYPE_NEW = "message.new";
+  public static final String TYPE_DELETED = "message.deleted";
 
   public JsonObject toJson() {
     return new JsonObject()
