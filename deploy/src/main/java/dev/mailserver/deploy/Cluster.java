@@ -5,6 +5,8 @@ import com.hazelcast.config.JoinConfig;
 import com.hazelcast.config.MapConfig;
 import com.hazelcast.config.MultiMapConfig;
 import com.hazelcast.config.NetworkConfig;
+import dev.mailserver.common.metrics.Meters;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
@@ -90,12 +92,25 @@ public record Cluster(String name, String host, int hazelcastPort, List<String> 
     return c;
   }
 
-  /** Joins the cluster; blocks until joined (call off the event loop). */
+  /**
+   * Joins the cluster; blocks until joined (call off the event loop). The Vert.x records its own
+   * and the JVM's metrics into a new Prometheus registry, bound for the services with
+   * {@link Meters#bind} (see {@link MailServer#instrumented}).
+   */
   public Vertx start() throws Exception {
     VertxOptions options = new VertxOptions();
     options.getEventBusOptions().setHost(eventBusHost).setPort(eventBusPort).setClusterPublicHost(eventBusPublicHost);
     HazelcastClusterManager cm = new HazelcastClusterManager(hazelcastConfig());
-    return Vertx.builder().with(options).withClusterManager(cm).buildClustered().await(2, TimeUnit.MINUTES);
+    PrometheusMeterRegistry registry = MailServer.newRegistry();
+    Vertx vertx;
+    try {
+      vertx = MailServer.instrumented(options, registry).withClusterManager(cm).buildClustered().await(2, TimeUnit.MINUTES);
+    } catch (Exception e) {
+      registry.close();
+      throw e;
+    }
+    Meters.bind(vertx, registry);
+    return vertx;
   }
 
   /** The Hazelcast address this Vert.x member bound, {@code host:port}. */

@@ -1,14 +1,22 @@
 package dev.mailserver.deploy;
 
 import dev.mailserver.common.bus.Codecs;
+import dev.mailserver.common.metrics.Meters;
 import dev.mailserver.deploy.Main.Role;
 import dev.mailserver.mailstore.MailstoreVerticle;
 import dev.mailserver.pop3.Pop3Verticle;
 import dev.mailserver.smtp.SmtpVerticle;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.DeploymentOptions;
 import io.vertx.core.Vertx;
+import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
 import io.vertx.core.json.JsonObject;
+import io.vertx.micrometer.Label;
+import io.vertx.micrometer.MicrometerMetricsFactory;
+import io.vertx.micrometer.MicrometerMetricsOptions;
+import io.vertx.micrometer.VertxPrometheusOptions;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -16,6 +24,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,14 +33,23 @@ import org.slf4j.LoggerFactory;
  * One running process: a Vert.x instance (embedded or clustered), the verticles of its roles and
  * the management port. Blocking methods; call them from {@code main} or a test thread, never from
  * an event loop.
+ *
+ * <p>Metrics: one Prometheus registry per process (per Vert.x), fed by Vert.x's metrics SPI
+ * (vertx-micrometer-metrics: net and HTTP servers, event bus, pools), the JVM binders (memory, GC,
+ * threads, class loading, compilation, processor, uptime) and the services' own meters, which
+ * they record through {@link Meters#registry} without knowing about Prometheus. The management port
+ * serves it at {@link ManagementServer#METRICS}.
  */
 public final class MailServer implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(MailServer.class);
 
+  private static final AtomicInteger REGISTRY_SEQ = new AtomicInteger();
+
   private final Vertx vertx;
   private final JsonObject config;
   private final boolean clustered;
+  private final PrometheusMeterRegistry registry;
   /** Deployment ids, newest first: undeployed in that order so SMTP drains before the store goes. */
   private final Deque<String> deployments = new ArrayDeque<>();
   private MailstoreVerticle mailstore;
@@ -40,10 +58,34 @@ public final class MailServer implements AutoCloseable {
   private ManagementServer management;
   private volatile boolean closed;
 
-  private MailServer(Vertx vertx, JsonObject config, boolean clustered) {
+  private MailServer(Vertx vertx, JsonObject config, boolean clustered, PrometheusMeterRegistry registry) {
     this.vertx = vertx;
     this.config = config;
     this.clustered = clustered;
+    this.registry = registry;
+  }
+
+  /** A registry for one process: Prometheus naming, histograms and percentiles as each meter asks. */
+  static PrometheusMeterRegistry newRegistry() {
+    return new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+  }
+
+  /**
+   * A builder for a Vert.x that records its metrics (and the JVM's) into {@code registry}: add a
+   * cluster manager and {@code buildClustered()}, or {@code build()}. Bind the registry with
+   * {@link Meters#bind} before deploying anything. Each call gets its own registry name, so several
+   * Vert.x instances in one JVM (tests) never share or close each other's registry.
+   */
+  static VertxBuilder instrumented(VertxOptions options, PrometheusMeterRegistry registry) {
+    options.setMetricsOptions(new MicrometerMetricsOptions()
+        .setEnabled(true)
+        .setJvmMetricsEnabled(true)
+        // The listening address tells the SMTP, POP3, HTTP and management servers apart; a handful
+        // of values. Never REMOTE or HTTP_PATH: one series per client or URL.
+        .addLabels(Label.LOCAL)
+        .setRegistryName("mailserver-" + REGISTRY_SEQ.incrementAndGet())
+        .setPrometheusOptions(new VertxPrometheusOptions().setEnabled(true)));
+    return Vertx.builder().with(options).withMetrics(new MicrometerMetricsFactory(registry));
   }
 
   /** Starts the roles: clustered when {@code cluster.enabled}, else in one embedded Vert.x. */
@@ -59,19 +101,32 @@ public final class MailServer implements AutoCloseable {
             + cluster.hazelcastPort() + ": " + rootMessage(e), e);
       }
     } else {
-      vertx = Vertx.vertx(new VertxOptions());
+      PrometheusMeterRegistry registry = newRegistry();
+      vertx = instrumented(new VertxOptions(), registry).build();
+      Meters.bind(vertx, registry);
     }
     return start(vertx, config, roles, clustered);
   }
 
-  /** Starts the roles on a given Vert.x instance; closes it if start fails. */
+  /**
+   * Starts the roles on a given Vert.x instance; closes it if start fails. A Vert.x from
+   * {@link Cluster#start()} already has its Prometheus registry; for any other one a registry is
+   * made here, holding the services' meters only (Vert.x's own need the metrics SPI at build time).
+   */
   public static MailServer start(Vertx vertx, JsonObject config, List<Role> roles) throws StartupException {
     return start(vertx, config, roles, vertx.isClustered());
   }
 
   private static MailServer start(Vertx vertx, JsonObject config, List<Role> roles, boolean clustered) throws StartupException {
     Codecs.register(vertx);
-    MailServer server = new MailServer(vertx, config, clustered);
+    PrometheusMeterRegistry registry = Meters.bound(vertx)
+        .filter(PrometheusMeterRegistry.class::isInstance).map(PrometheusMeterRegistry.class::cast)
+        .orElseGet(() -> {
+          PrometheusMeterRegistry r = newRegistry();
+          Meters.bind(vertx, r);
+          return r;
+        });
+    MailServer server = new MailServer(vertx, config, clustered, registry);
     try {
       for (Role role : roles.stream().sorted().toList()) {
         server.deploy(role);
@@ -123,7 +178,7 @@ public final class MailServer implements AutoCloseable {
       Pop3Verticle p = pop3;
       checks.put("pop3", p::isListening);
     }
-    management = new ManagementServer(vertx, checks, smtp != null || pop3 != null);
+    management = new ManagementServer(vertx, checks, smtp != null || pop3 != null, registry);
     JsonObject m = config.getJsonObject("management");
     try {
       management.listen(m.getString("host"), m.getInteger("port")).await(30, TimeUnit.SECONDS);
@@ -176,6 +231,11 @@ public final class MailServer implements AutoCloseable {
     return management == null ? -1 : management.actualPort();
   }
 
+  /** This process's metrics (what {@link ManagementServer#METRICS} serves). */
+  public PrometheusMeterRegistry meterRegistry() {
+    return registry;
+  }
+
   /** The lines printed at start-up: where each service listens and where data lives. */
   public String describe() {
     StringBuilder b = new StringBuilder("mailserver started (").append(config.getString("hostname"))
@@ -195,7 +255,8 @@ public final class MailServer implements AutoCloseable {
       b.append("  POP3            ").append(config.getJsonObject("pop3").getString("host")).append(':').append(pop3Port()).append('\n');
     }
     b.append("  management      ").append(config.getJsonObject("management").getString("host")).append(':')
-        .append(managementPort()).append(" (").append(ManagementServer.LIVEZ).append(", ").append(ManagementServer.READYZ).append(")\n");
+        .append(managementPort()).append(" (").append(ManagementServer.LIVEZ).append(", ").append(ManagementServer.READYZ)
+        .append(", ").append(ManagementServer.METRICS).append(")\n");
     return b.toString().stripTrailing();
   }
 
@@ -229,6 +290,9 @@ public final class MailServer implements AutoCloseable {
       vertx.close().await(remaining(deadline, 3_000), TimeUnit.MILLISECONDS);
     } catch (Exception e) {
       LOG.warn("shutdown did not complete cleanly: {}", e.toString());
+    } finally {
+      Meters.unbind(vertx);
+      registry.close();
     }
   }
 

@@ -32,6 +32,10 @@ final class Pop3Connection {
 
   private final NetSocket socket;
   private final Pop3Handler handler;
+  /** The server's idle timeout: a close this long after the last traffic was Vert.x's idle close. */
+  private final long idleTimeoutMs;
+  private long lastActivityNanos = System.nanoTime();
+  private boolean leaseLost;
   private final LineFramer framer = new LineFramer(MAX_COMMAND_LINE);
   private final Promise<Void> finished = Promise.promise();
   private boolean busy;
@@ -41,9 +45,10 @@ final class Pop3Connection {
   private boolean draining;
   private boolean goodbyeSent;
 
-  Pop3Connection(NetSocket socket, Pop3Handler handler) {
+  Pop3Connection(NetSocket socket, Pop3Handler handler, long idleTimeoutMs) {
     this.socket = socket;
     this.handler = handler;
+    this.idleTimeoutMs = idleTimeoutMs;
   }
 
   void start() {
@@ -52,10 +57,13 @@ final class Pop3Connection {
     socket.shutdownHandler(v -> shutdown());
     handler.onLeaseLost(this::leaseLost);
     socket.exceptionHandler(t -> log.debug("POP3 connection {}: {}", socket.remoteAddress(), t.toString()));
+    handler.onConnect(socket.remoteAddress() == null || socket.remoteAddress().hostAddress() == null
+        ? "" : socket.remoteAddress().hostAddress());
     socket.write(handler.greeting().encode());
   }
 
   private void onData(Buffer data) {
+    lastActivityNanos = System.nanoTime();
     framer.feed(data);
     pump();
   }
@@ -99,6 +107,7 @@ final class Pop3Connection {
       return;
     }
     Future<Void> written = socket.write(reply.encode());
+    lastActivityNanos = System.nanoTime();
     if (handler.session().isQuit()) {
       // RFC 1939 section 6: after the QUIT reply the server closes the connection.
       written.onComplete(ar -> socket.close());
@@ -151,6 +160,7 @@ final class Pop3Connection {
    */
   private void leaseLost() {
     if (!closed) {
+      leaseLost = true;
       log.debug("POP3 connection {}: closing after losing the maildrop lease", socket.remoteAddress());
       socket.close();
     }
@@ -163,10 +173,36 @@ final class Pop3Connection {
   private void onClose() {
     if (!closed) {
       closed = true;
+      handler.onSessionEnd(outcome());
       handler.close().onComplete(ar -> finished.tryComplete());
       log.debug("POP3 connection {} closed", socket.remoteAddress());
     }
   }
+
+  /**
+   * Why the connection closed. Vert.x's idle close has no callback of its own, so a close that comes
+   * a whole idle timeout (less a small margin) after the last read or write counts as the timeout:
+   * a client cannot have been quiet that long, or we would have closed it first.
+   */
+  private Pop3Metrics.Outcome outcome() {
+    if (handler.session().isQuit()) {
+      return Pop3Metrics.Outcome.QUIT;
+    }
+    if (draining || goodbyeSent) {
+      return Pop3Metrics.Outcome.SHUTDOWN;
+    }
+    if (leaseLost) {
+      return Pop3Metrics.Outcome.LOCK_LOST;
+    }
+    long quietMs = (System.nanoTime() - lastActivityNanos) / 1_000_000;
+    if (idleTimeoutMs > 0 && quietMs >= idleTimeoutMs - IDLE_MARGIN_MS) {
+      return Pop3Metrics.Outcome.TIMEOUT;
+    }
+    return Pop3Metrics.Outcome.DISCONNECT;
+  }
+
+  /** Timer slack for telling Vert.x's idle close from a client hang-up. */
+  private static final long IDLE_MARGIN_MS = 250;
 
   /** Completes (never fails) when the connection is closed and its maildrop lease released. */
   Future<Void> finished() {

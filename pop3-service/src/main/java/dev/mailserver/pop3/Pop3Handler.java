@@ -3,6 +3,7 @@ package dev.mailserver.pop3;
 import dev.mailserver.common.bus.MailstoreClient;
 import dev.mailserver.common.bus.MailstoreError;
 import dev.mailserver.common.bus.MailstoreException;
+import dev.mailserver.common.metrics.LogLine;
 import dev.mailserver.common.model.MailboxAddress;
 import dev.mailserver.common.model.MessageInfo;
 import dev.mailserver.pop3.protocol.Pop3Command;
@@ -24,6 +25,12 @@ import org.slf4j.LoggerFactory;
  * Dispatch: look the verb up, check its state and argument count, run it. The returned future
  * never fails: store failures become -ERR replies with RFC 2449/3206 response codes.
  * Must be used from a single Vert.x context (the connection's event loop).
+ *
+ * <p>Observability: {@link Pop3Metrics}, and one INFO line when the session ends
+ * ({@link #onSessionEnd}): {@code pop3 session end client=... user=... outcome=... duration_ms=...
+ * auth_failures=... retr=... top=... dele=... bytes=...}; {@code user} is the mailbox after a
+ * successful login, never what an unauthenticated client typed. Neither passwords nor command lines
+ * are logged ({@link Pop3Command#toString()} masks PASS).
  */
 public final class Pop3Handler {
 
@@ -55,18 +62,68 @@ public final class Pop3Handler {
   private final Pop3Options options;
   private final long lockLeaseMs;
   private final Pop3Session session = new Pop3Session();
+  private final Pop3Metrics metrics;
   private Runnable leaseLostHandler = () -> { };
 
+  // Per-session figures for the session-end line.
+  private String clientIp = "";
+  private long startNanos;
+  private boolean connected;
+  private boolean ended;
+  private int authFailures;
+  private int retrCount;
+  private int topCount;
+  private int deleted;
+  private long bytesSent;
+
   public Pop3Handler(Vertx vertx, MailstoreClient store, Pop3Options options) {
-    this(vertx, store, options, options.lockLeaseMs());
+    this(vertx, store, options, options.lockLeaseMs(), Pop3Metrics.detached());
+  }
+
+  public Pop3Handler(Vertx vertx, MailstoreClient store, Pop3Options options, Pop3Metrics metrics) {
+    this(vertx, store, options, options.lockLeaseMs(), metrics);
   }
 
   /** With a lease in milliseconds: tests use sub-second leases, the config only has whole seconds. */
   Pop3Handler(Vertx vertx, MailstoreClient store, Pop3Options options, long lockLeaseMs) {
+    this(vertx, store, options, lockLeaseMs, Pop3Metrics.detached());
+  }
+
+  Pop3Handler(Vertx vertx, MailstoreClient store, Pop3Options options, long lockLeaseMs, Pop3Metrics metrics) {
     this.vertx = vertx;
     this.store = store;
     this.options = options;
     this.lockLeaseMs = lockLeaseMs;
+    this.metrics = metrics;
+  }
+
+  /** The connection is up (before the greeting): the session starts counting. */
+  public void onConnect(String clientIp) {
+    if (!connected) {
+      connected = true;
+      this.clientIp = clientIp;
+      startNanos = System.nanoTime();
+      metrics.sessionOpened();
+    }
+  }
+
+  /** The connection is closed: count it and write the session-end line, once. */
+  public void onSessionEnd(Pop3Metrics.Outcome outcome) {
+    if (!connected || ended) {
+      return;
+    }
+    ended = true;
+    metrics.sessionEnded(outcome);
+    log.info("{}", LogLine.of("pop3 session end")
+        .add("client", clientIp)
+        .add("user", session.mailbox())
+        .add("outcome", outcome.tag())
+        .add("duration_ms", (System.nanoTime() - startNanos) / 1_000_000)
+        .add("auth_failures", authFailures)
+        .add("retr", retrCount)
+        .add("top", topCount)
+        .add("dele", deleted)
+        .add("bytes", bytesSent));
   }
 
   /**
@@ -161,6 +218,7 @@ public final class Pop3Handler {
     String user = session.takeUser();
     if (MailboxAddress.parse(user).isEmpty()) {
       // Can never be a mailbox here; same answer as a wrong password (RFC 3206 section 4).
+      loginFailed(BAD_CREDENTIALS);
       return done(BAD_CREDENTIALS);
     }
     return store.authenticate(user, password)
@@ -169,10 +227,27 @@ public final class Pop3Handler {
         .compose(this::enterTransaction)
         .recover(t -> {
           if (t instanceof LoginFailure lf) {
+            loginFailed(lf.reply);
             return Future.succeededFuture(lf.reply);
           }
+          metrics.login(Pop3Metrics.Login.TEMP);
           return Future.failedFuture(t);
         });
+  }
+
+  private void loginFailed(Pop3Reply reply) {
+    Pop3Metrics.Login result;
+    if (reply == BAD_CREDENTIALS) {
+      result = Pop3Metrics.Login.AUTH;
+      authFailures++;
+    } else if (reply == IN_USE) {
+      result = Pop3Metrics.Login.IN_USE;
+    } else if (reply == TEMP_FAILURE) {
+      result = Pop3Metrics.Login.TEMP;
+    } else {
+      result = Pop3Metrics.Login.PERM;
+    }
+    metrics.login(result);
   }
 
   private Pop3Reply authFailureReply(Throwable t) {
@@ -217,14 +292,17 @@ public final class Pop3Handler {
   private Future<Pop3Reply> enterTransaction(Login login) {
     if (!session.enterTransaction(login.lock, login.maildrop)) {
       // The client went away while we were logging it in; the lock is being released.
+      metrics.login(Pop3Metrics.Login.ABORTED);
       return login.lock.release().map(v -> Pop3Reply.err("Session closed"));
     }
+    metrics.login(Pop3Metrics.Login.SUCCESS);
     log.debug("POP3 login {}", login.lock.mailbox());
     return done(maildropSummary());
   }
 
   /** Renewal found the lease gone or taken. During UPDATE the QUIT reply closes the connection anyway. */
   private void leaseLost() {
+    metrics.lockLost();
     if (!session.isQuit()) {
       leaseLostHandler.run();
     }
@@ -265,7 +343,10 @@ public final class Pop3Handler {
 
   private Future<Pop3Reply> retr(String arg) {
     return withMessage(arg, (n, info) -> store.fetch(session.mailbox(), info.id())
-        .map(bytes -> Pop3Reply.multiLine(bytes.length() + " octets", bytes))
+        .map(bytes -> {
+          sent(false, bytes.length());
+          return Pop3Reply.multiLine(bytes.length() + " octets", bytes);
+        })
         .recover(t -> Future.succeededFuture(fetchFailureReply(t))));
   }
 
@@ -276,8 +357,21 @@ public final class Pop3Handler {
       return done(SYNTAX);
     }
     return withMessage(msgArg, (n, info) -> store.fetchTop(session.mailbox(), info.id(), lines.get())
-        .map(bytes -> Pop3Reply.multiLine("top of message follows", bytes))
+        .map(bytes -> {
+          sent(true, bytes.length());
+          return Pop3Reply.multiLine("top of message follows", bytes);
+        })
         .recover(t -> Future.succeededFuture(fetchFailureReply(t))));
+  }
+
+  private void sent(boolean isTop, int bytes) {
+    if (isTop) {
+      topCount++;
+    } else {
+      retrCount++;
+    }
+    bytesSent += bytes;
+    metrics.retrieved(isTop, bytes);
   }
 
   private Pop3Reply fetchFailureReply(Throwable t) {
@@ -328,8 +422,12 @@ public final class Pop3Handler {
     int left = md.count();
     Future<Pop3Reply> applied = ids.isEmpty()
         ? done(Pop3Reply.ok(bye + summaryOnQuit(left)))
-        : session.confirmLock().compose(held -> !held ? done(LOCK_LOST) : store.delete(session.mailbox(), ids)
-            .map(n -> Pop3Reply.ok(bye + summaryOnQuit(left)))
+        : session.confirmLock().compose(held -> !held ? lockLostAtQuit() : store.delete(session.mailbox(), ids)
+            .map(n -> {
+              deleted += n;
+              metrics.deleted(n);
+              return Pop3Reply.ok(bye + summaryOnQuit(left));
+            })
             .recover(t -> {
               log.warn("POP3 UPDATE of {} failed: {}", session.mailbox(), MailstoreException.from(t).getMessage());
               // RFC 1939 section 6 example text; [SYS/TEMP]: the messages are still there, retry later.
@@ -337,6 +435,11 @@ public final class Pop3Handler {
             }));
     // Whatever happened, UPDATE ends by releasing the lease; otherwise renewal would keep it forever.
     return applied.transform(ar -> session.finishUpdate().map(v -> ar.succeeded() ? ar.result() : INTERNAL));
+  }
+
+  private Future<Pop3Reply> lockLostAtQuit() {
+    metrics.lockLost();
+    return done(LOCK_LOST);
   }
 
   private static String summaryOnQuit(int left) {

@@ -1,6 +1,7 @@
 package dev.mailserver.pop3;
 
 import dev.mailserver.common.bus.MailstoreClient;
+import dev.mailserver.common.metrics.Meters;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
@@ -56,6 +57,8 @@ public class Pop3Verticle extends VerticleBase {
       log.warn("pop3.idleTimeoutSeconds {} is below the 10 minutes RFC 1939 section 3 asks for", options.idleTimeoutSeconds());
     }
     MailstoreClient store = new MailstoreClient(vertx, options.storeTimeoutMs());
+    Pop3Metrics metrics = new Pop3Metrics(Meters.registry(vertx));
+    long idleTimeoutMs = options.idleTimeoutSeconds() * 1000L;
     // RFC 1939 section 3 autologout: Vert.x closes a connection without reads or writes for this long;
     // the close handler then releases the lock without entering UPDATE.
     NetServerOptions netOptions = new NetServerOptions()
@@ -64,7 +67,7 @@ public class Pop3Verticle extends VerticleBase {
         .setIdleTimeout(options.idleTimeoutSeconds())
         .setIdleTimeoutUnit(TimeUnit.SECONDS);
     server = vertx.createNetServer(netOptions).connectHandler(socket -> {
-      Pop3Connection connection = new Pop3Connection(socket, new Pop3Handler(vertx, store, options));
+      Pop3Connection connection = new Pop3Connection(socket, new Pop3Handler(vertx, store, options, metrics), idleTimeoutMs);
       // Tracked so that stop can wait until every session has released its maildrop lease.
       connections.add(connection);
       connection.finished().onComplete(ar -> connections.remove(connection));

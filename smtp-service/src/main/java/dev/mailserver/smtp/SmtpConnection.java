@@ -70,6 +70,7 @@ final class SmtpConnection {
     });
     touch();
     scheduleIdleCheck(idleTimeoutMs);
+    handler.onConnect();
     write(handler.greeting());
   }
 
@@ -173,6 +174,7 @@ final class SmtpConnection {
 
   private void write(SmtpReply reply) {
     touch();
+    handler.onReplySent(reply);
     if (reply.closesConnection()) {
       closed = true;
       input.clear();
@@ -202,7 +204,7 @@ final class SmtpConnection {
         scheduleIdleCheck(inFlight ? idleTimeoutMs : idleTimeoutMs - idleMs);
         return;
       }
-      log.info("idle timeout for {}", handler.session().clientIp());
+      log.debug("idle timeout for {}", handler.session().clientIp());
       write(handler.onIdleTimeout());
     });
   }

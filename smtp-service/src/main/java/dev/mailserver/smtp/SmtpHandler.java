@@ -3,6 +3,7 @@ package dev.mailserver.smtp;
 import dev.mailserver.common.bus.MailstoreClient;
 import dev.mailserver.common.bus.MailstoreException;
 import dev.mailserver.common.model.DeliverRequest;
+import dev.mailserver.common.metrics.LogLine;
 import dev.mailserver.common.model.MailboxAddress;
 import dev.mailserver.smtp.protocol.DataDecoder;
 import dev.mailserver.smtp.protocol.LineFramer;
@@ -34,6 +35,13 @@ import org.slf4j.LoggerFactory;
  * complete: one command in flight, so PIPELINING replies stay in order (RFC 2920 section 3.1)
  * and a slow store slows the client down instead of filling memory.
  *
+ * <p>Observability: the connection reports each reply it writes ({@link #onReplySent}) and the
+ * end of the session ({@link #onDisconnect}), which feeds {@link SmtpMetrics} and logs one INFO line
+ * {@code smtp session end client=... helo=... duration_ms=... messages=... rcpts=... bytes=...
+ * rejects=... errors=... outcome=...}. Command lines are never logged (AUTH is not offered, but a
+ * client may still send credentials); per-message lines are DEBUG except the INFO
+ * {@code smtp queued id=... from=<...> rcpts=n size=...}.
+ *
  * <p>Not thread-safe: one instance per connection, used from its event loop.
  */
 public final class SmtpHandler {
@@ -63,15 +71,70 @@ public final class SmtpHandler {
   /** The end of DATA went to the store and its answer has not come back yet. */
   private boolean deliveryPending;
 
+  private final SmtpMetrics metrics;
+  private long startNanos;
+  private boolean connected;
+  private boolean ended;
+  /** Set by the reply that closes the session; null while it goes on (or if the peer just leaves). */
+  private SmtpMetrics.Outcome outcome;
+  /** When the end of DATA went to the store; 0 when no store answer is awaiting its reply. */
+  private long ackStartNanos;
+  private int messages;
+  private int acceptedRcpts;
+  private long acceptedBytes;
+  private int rejects;
+
   public SmtpHandler(SmtpOptions options, MailstoreClient store, String clientIp) {
     this(options, store, clientIp, Clock.systemDefaultZone());
   }
 
   public SmtpHandler(SmtpOptions options, MailstoreClient store, String clientIp, Clock clock) {
+    this(options, store, clientIp, clock, SmtpMetrics.detached());
+  }
+
+  public SmtpHandler(SmtpOptions options, MailstoreClient store, String clientIp, Clock clock, SmtpMetrics metrics) {
     this.options = options;
     this.store = store;
     this.session = new SmtpSession(clientIp);
     this.clock = clock;
+    this.metrics = metrics;
+  }
+
+  /** The connection is up (before the greeting is written): the session starts counting. */
+  public void onConnect() {
+    if (!connected) {
+      connected = true;
+      startNanos = System.nanoTime();
+      metrics.sessionOpened();
+    }
+  }
+
+  /** The connection wrote this reply: counted by class and code, and it may end a DATA round trip. */
+  public void onReplySent(SmtpReply reply) {
+    int c = reply.code();
+    metrics.replySent(c);
+    if (ackStartNanos != 0 && c != 421) {
+      metrics.acknowledged(System.nanoTime() - ackStartNanos, c == 250);
+      ackStartNanos = 0;
+    }
+    if (c >= 400 && c != 421 && !isProtocolError(c)) {
+      rejects++;
+    }
+  }
+
+  /** How the session ended; null while it is open. */
+  public SmtpMetrics.Outcome outcome() {
+    return ended ? outcome : null;
+  }
+
+  private void ending(SmtpMetrics.Outcome o) {
+    if (outcome == null) {
+      outcome = o;
+    }
+  }
+
+  private static boolean isProtocolError(int c) {
+    return c == 500 || c == 501 || c == 502 || c == 503 || c == 555;
   }
 
   public SmtpSession session() {
@@ -137,13 +200,16 @@ public final class SmtpHandler {
     }
     switch (d.outcome()) {
       case TOO_LARGE:
-        log.info("{}: refused from=<{}> size>{}: too large", tx.queueId(), tx.sender(), options.maxMessageSize());
+        log.debug("{}", LogLine.of("smtp refused").add("id", tx.queueId()).add("from", "<" + tx.sender() + ">")
+            .add("reason", "too_large").add("limit", options.maxMessageSize()));
         return Future.succeededFuture(Replies.MESSAGE_TOO_BIG);
       case NUL:
-        log.info("{}: refused from=<{}>: NUL in message", tx.queueId(), tx.sender());
+        log.debug("{}", LogLine.of("smtp refused").add("id", tx.queueId()).add("from", "<" + tx.sender() + ">")
+            .add("reason", "nul"));
         return Future.succeededFuture(Replies.NUL_IN_MESSAGE);
       case BARE_LINE_ENDING:
-        log.info("{}: refused from=<{}>: bare CR/LF in message", tx.queueId(), tx.sender());
+        log.debug("{}", LogLine.of("smtp refused").add("id", tx.queueId()).add("from", "<" + tx.sender() + ">")
+            .add("reason", "bare_line_ending"));
         return Future.succeededFuture(Replies.BARE_LINE_ENDING);
       default:
         break;
@@ -153,19 +219,33 @@ public final class SmtpHandler {
     // The session state is already back to GREETED; this flag is what keeps a shutdown from
     // treating a session that waits for the store's answer as idle.
     deliveryPending = true;
+    ackStartNanos = System.nanoTime();
     // 250 only once the store has the bytes on disk (ARCHITECTURE.md "Durability").
     return finish(store.deliver(req).transform(ar -> {
       deliveryPending = false;
       if (ar.succeeded()) {
-        log.info("{}: queued from=<{}> to={} size={}{}", tx.queueId(), tx.sender(), rcpts, d.size(),
-            d.sawBareLf() || d.sawBareCr() ? " (bare line endings normalized)" : "");
+        messages++;
+        acceptedRcpts += rcpts.size();
+        acceptedBytes += d.size();
+        metrics.accepted(d.size());
+        LogLine line = LogLine.of("smtp queued").add("id", tx.queueId()).add("from", "<" + tx.sender() + ">")
+            .add("rcpts", rcpts.size()).add("size", d.size());
+        if (d.sawBareLf() || d.sawBareCr()) {
+          line.add("bare_line_endings", "normalized");
+        }
+        log.info("{}", line);
+        log.debug("{}", LogLine.of("smtp queued to").add("id", tx.queueId()).add("to", String.join(",", rcpts)));
         return Future.succeededFuture(Replies.queued(tx.queueId()));
       }
       MailstoreException e = MailstoreException.from(ar.cause());
-      log.warn("{}: delivery failed from=<{}> to={}: {}", tx.queueId(), tx.sender(), rcpts, e.getMessage());
       if (e.error().isTemporary()) {
+        // The store is unreachable or failing: an operational problem, not just this message.
+        log.warn("{}", LogLine.of("smtp delivery failed").add("id", tx.queueId()).add("error", e.error().name())
+            .add("detail", e.getMessage()));
         return Future.succeededFuture(Replies.STORE_UNAVAILABLE);
       }
+      log.debug("{}", LogLine.of("smtp delivery refused").add("id", tx.queueId()).add("from", "<" + tx.sender() + ">")
+          .add("error", e.error().name()).add("detail", e.getMessage()));
       return Future.succeededFuture(switch (e.error()) {
         case TOO_LARGE -> Replies.MESSAGE_TOO_BIG;
         case MAILBOX_NOT_FOUND -> SmtpReply.of(550, "5.1.1", "Recipient mailbox no longer exists");
@@ -176,6 +256,7 @@ public final class SmtpHandler {
 
   /** The connection was idle too long (RFC 5321 section 4.5.3.2.7). */
   public SmtpReply onIdleTimeout() {
+    ending(SmtpMetrics.Outcome.TIMEOUT);
     abandonData();
     session.close();
     return Replies.idleTimeout(options.hostname());
@@ -191,13 +272,28 @@ public final class SmtpHandler {
     String why = draining ? "connection closed at the shutdown deadline" : "connection closed";
     if (decoder != null) {
       Transaction tx = session.transaction();
-      log.info("{}: {} during DATA, message discarded", tx == null ? "-" : tx.queueId(), why);
+      log.debug("{}: {} during DATA, message discarded", tx == null ? "-" : tx.queueId(), why);
     } else if (deliveryPending) {
       log.warn("{} from {} while the store was answering DATA: no 250 sent, the client will retry (the store may keep a duplicate)",
           why, session.clientIp());
     }
     abandonData();
     session.close();
+    ending(draining ? SmtpMetrics.Outcome.SHUTDOWN : SmtpMetrics.Outcome.DISCONNECT);
+    if (connected && !ended) {
+      ended = true;
+      metrics.sessionEnded(outcome);
+      log.info("{}", LogLine.of("smtp session end")
+          .add("client", session.clientIp())
+          .add("helo", session.heloName())
+          .add("duration_ms", (System.nanoTime() - startNanos) / 1_000_000)
+          .add("messages", messages)
+          .add("rcpts", acceptedRcpts)
+          .add("bytes", acceptedBytes)
+          .add("rejects", rejects)
+          .add("errors", errors)
+          .add("outcome", outcome.tag()));
+    }
   }
 
   /**
@@ -227,6 +323,7 @@ public final class SmtpHandler {
     if (!draining || session.state() == SmtpState.CLOSED || inTransaction()) {
       return null;
     }
+    ending(SmtpMetrics.Outcome.SHUTDOWN);
     abandonData();
     session.close();
     return Replies.shuttingDown(options.hostname());
@@ -481,13 +578,15 @@ public final class SmtpHandler {
   /** Closing replies end the session; too many protocol errors end it too. */
   private SmtpReply afterReply(SmtpReply r) {
     int c = r.code();
-    if (c == 500 || c == 501 || c == 502 || c == 503 || c == 555) {
+    if (isProtocolError(c)) {
       if (++errors >= HARD_ERROR_LIMIT) {
+        ending(SmtpMetrics.Outcome.TOO_MANY_ERRORS);
         session.close();
         return Replies.TOO_MANY_ERRORS;
       }
     }
     if (r.closesConnection()) {
+      ending(c == 221 ? SmtpMetrics.Outcome.QUIT : SmtpMetrics.Outcome.SHUTDOWN);
       abandonData();
       session.close();
     }

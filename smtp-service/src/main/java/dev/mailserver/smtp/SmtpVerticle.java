@@ -1,10 +1,12 @@
 package dev.mailserver.smtp;
 
 import dev.mailserver.common.bus.MailstoreClient;
+import dev.mailserver.common.metrics.Meters;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
+import java.time.Clock;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -40,10 +42,11 @@ public class SmtpVerticle extends VerticleBase {
       log.warn("no local domains configured: every recipient will be refused");
     }
     MailstoreClient store = new MailstoreClient(vertx, options.storeTimeoutMs());
+    SmtpMetrics metrics = new SmtpMetrics(Meters.registry(vertx));
     long idleMs = options.idleTimeoutSeconds() * 1000L;
     server = vertx.createNetServer(new NetServerOptions().setHost(options.host()).setPort(options.port()).setTcpNoDelay(true));
     server.connectHandler(socket -> {
-      SmtpHandler handler = new SmtpHandler(options, store, SmtpConnection.clientIp(socket));
+      SmtpHandler handler = new SmtpHandler(options, store, SmtpConnection.clientIp(socket), Clock.systemDefaultZone(), metrics);
       SmtpConnection conn = new SmtpConnection(vertx, socket, handler, idleMs);
       conn.start();
       if (stopping) {
