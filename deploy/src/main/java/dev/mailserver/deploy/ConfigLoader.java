@@ -50,13 +50,24 @@ public final class ConfigLoader {
             .put("bareLineEndings", "normalize")
             .put("storeTimeoutMs", 30_000)
             .put("idleTimeoutSeconds", 300)
-            .put("shutdownGraceSeconds", 30))
+            .put("shutdownGraceSeconds", 30)
+            .put("submissionPort", 2587)
+            .put("smtpsPort", 2465)
+            .put("allowPlaintextAuth", false)
+            .put("maxConnections", 1000)
+            .put("maxConnectionsPerIp", 20)
+            .put("maxErrors", 20))
         .put("pop3", new JsonObject()
             .put("host", "0.0.0.0")
             .put("port", 2110)
             .put("storeTimeoutMs", 30_000)
             .put("idleTimeoutSeconds", 600)
-            .put("lockLeaseSeconds", 30))
+            .put("lockLeaseSeconds", 30)
+            .put("pop3sPort", 2995)
+            .put("allowPlaintextAuth", false)
+            .put("maxConnections", 1000)
+            .put("maxConnectionsPerIp", 20)
+            .put("maxErrors", 20))
         .put("http", new JsonObject()
             .put("host", "0.0.0.0")
             .put("port", 8025)
@@ -64,6 +75,10 @@ public final class ConfigLoader {
         .put("events", new JsonObject()
             .put("maxAgeHours", 168)
             .put("maxCount", 100_000))
+        .put("tls", new JsonObject()
+            .put("enabled", true)
+            .put("certPath", "")
+            .put("keyPath", ""))
         .put("management", new JsonObject()
             .put("host", "0.0.0.0")
             .put("port", 8081))
@@ -309,6 +324,19 @@ public final class ConfigLoader {
     if (pop3Idle < 600 || pop3Idle > 86_400) {
       throw new ConfigException("config key 'pop3.idleTimeoutSeconds' must be between 600 and 86400 (RFC 1939 section 3), got " + pop3Idle);
     }
+    optionalPort("smtp.submissionPort", smtp.getValue("submissionPort"));
+    optionalPort("smtp.smtpsPort", smtp.getValue("smtpsPort"));
+    optionalPort("pop3.pop3sPort", c.getJsonObject("pop3").getValue("pop3sPort"));
+    for (String section : List.of("smtp", "pop3")) {
+      JsonObject s = c.getJsonObject(section);
+      positive(section + ".maxConnections", s.getLong("maxConnections"), 1_000_000);
+      positive(section + ".maxConnectionsPerIp", s.getLong("maxConnectionsPerIp"), 1_000_000);
+      positive(section + ".maxErrors", s.getLong("maxErrors"), 10_000);
+    }
+    JsonObject tls = c.getJsonObject("tls");
+    if (tls.getString("certPath").isBlank() != tls.getString("keyPath").isBlank()) {
+      throw new ConfigException("config keys 'tls.certPath' and 'tls.keyPath' must be given together");
+    }
     positive("events.maxAgeHours", c.getJsonObject("events").getLong("maxAgeHours"), 24L * 3_650);
     positive("events.maxCount", c.getJsonObject("events").getLong("maxCount"), 100_000_000);
     positive("smtp.shutdownGraceSeconds", smtp.getLong("shutdownGraceSeconds"), 3_600);
@@ -361,6 +389,14 @@ public final class ConfigLoader {
     long p = ((Number) v).longValue();
     if (p < 0 || p > 65_535) {
       throw new ConfigException("config key '" + key + "' must be a port between 0 and 65535 (0 picks a free one), got " + v);
+    }
+  }
+
+  /** A listener that may be switched off with -1. */
+  private static void optionalPort(String key, Object v) throws ConfigException {
+    long p = ((Number) v).longValue();
+    if (p < -1 || p > 65_535) {
+      throw new ConfigException("config key '" + key + "' must be a port between 0 and 65535 (0 picks a free one, -1 turns it off), got " + v);
     }
   }
 

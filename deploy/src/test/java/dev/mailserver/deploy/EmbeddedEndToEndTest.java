@@ -61,6 +61,8 @@ class EmbeddedEndToEndTest {
     for (String s : List.of("smtp", "pop3", "http", "management")) {
       c.getJsonObject(s).put("host", "127.0.0.1").put("port", 0);
     }
+    c.getJsonObject("smtp").put("submissionPort", 0).put("smtpsPort", 0).put("allowPlaintextAuth", true);
+    c.getJsonObject("pop3").put("pop3sPort", 0).put("allowPlaintextAuth", true);
     c.put("accounts", new JsonArray()
         .add(new JsonObject().put("address", "alice@example.test").put("password", "alice-pw"))
         .add(new JsonObject().put("address", "bob@example.test").put("password", "bob-pw"))

@@ -67,10 +67,18 @@ final class JarProcess implements AutoCloseable {
 
   /** Loopback-only, ephemeral ports for every listener. */
   static Map<String, String> ephemeralEnv() {
-    return Map.of("MAIL_SMTP_HOST", "127.0.0.1", "MAIL_SMTP_PORT", "0",
-        "MAIL_POP3_HOST", "127.0.0.1", "MAIL_POP3_PORT", "0",
-        "MAIL_HTTP_HOST", "127.0.0.1", "MAIL_HTTP_PORT", "0",
-        "MAIL_MANAGEMENT_HOST", "127.0.0.1", "MAIL_MANAGEMENT_PORT", "0");
+    Map<String, String> env = new java.util.HashMap<>();
+    for (String service : List.of("SMTP", "POP3", "HTTP", "MANAGEMENT")) {
+      env.put("MAIL_" + service + "_HOST", "127.0.0.1");
+      env.put("MAIL_" + service + "_PORT", "0");
+    }
+    env.put("MAIL_SMTP_SUBMISSION_PORT", "0");
+    env.put("MAIL_SMTP_SMTPS_PORT", "0");
+    env.put("MAIL_POP3_POP3S_PORT", "0");
+    // Loopback tests log in without TLS first.
+    env.put("MAIL_SMTP_ALLOW_PLAINTEXT_AUTH", "true");
+    env.put("MAIL_POP3_ALLOW_PLAINTEXT_AUTH", "true");
+    return Map.copyOf(env);
   }
 
   void awaitLine(Predicate<String> match, int seconds) throws InterruptedException {
