@@ -5,9 +5,12 @@ import dev.mailserver.common.bus.MailstoreError;
 import dev.mailserver.common.bus.MailstoreException;
 import dev.mailserver.common.model.DeliverRequest;
 import dev.mailserver.common.model.DeliverResult;
+import dev.mailserver.common.model.EventPage;
 import dev.mailserver.common.model.MailEvent;
 import dev.mailserver.common.model.MessageInfo;
 import dev.mailserver.mailstore.accounts.Accounts;
+import dev.mailserver.mailstore.journal.EventJournal;
+import dev.mailserver.mailstore.journal.InMemoryEventJournal;
 import dev.mailserver.mailstore.store.DeleteResult;
 import dev.mailserver.mailstore.store.MailStore;
 import dev.mailserver.mailstore.store.MailboxName;
@@ -18,33 +21,58 @@ import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.UUID;
+import java.util.Set;
 import java.util.concurrent.Callable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * The mailstore's operations as Futures, shared by the bus and HTTP adapters: input validation,
- * account checks, moving blocking work off the event loop, and the new-mail event after a commit.
+ * account checks, moving blocking work off the event loop, and the events of every change: each
+ * delivery and deletion is first committed in the store, then appended to the {@link EventJournal}
+ * (durably), then published on the bus, so a consumer can always ask for an id it has seen.
  * Store I/O and password hashing run on separate worker pools so a burst of logins cannot starve
  * deliveries (and the other way round).
  */
 public final class MailstoreService {
   private static final Logger log = LoggerFactory.getLogger(MailstoreService.class);
 
+  /** The most events one {@link #eventsSince} answers; larger limits are capped to it. */
+  public static final int MAX_EVENTS_LIMIT = 10_000;
+
   private final Vertx vertx;
   private final MailStore store;
   private final Accounts accounts;
   private final WorkerExecutor io;
   private final WorkerExecutor auth;
+  private final EventJournal journal;
+  /** Journal reads ({@link #eventsSince}); separate so that catching-up consumers cannot starve deliveries. */
+  private final WorkerExecutor events;
 
+  /** With a volatile in-memory journal (tests). */
   public MailstoreService(Vertx vertx, MailStore store, Accounts accounts, WorkerExecutor io, WorkerExecutor auth) {
+    this(vertx, store, accounts, new InMemoryEventJournal(), io, auth, io);
+  }
+
+  /**
+   * @param journal where every change is recorded before its event is published
+   * @param events  the pool for journal reads
+   */
+  public MailstoreService(Vertx vertx, MailStore store, Accounts accounts, EventJournal journal, WorkerExecutor io,
+                          WorkerExecutor auth, WorkerExecutor events) {
     this.vertx = vertx;
     this.store = store;
     this.accounts = accounts;
+    this.journal = journal;
     this.io = io;
     this.auth = auth;
+    this.events = events;
+  }
+
+  public EventJournal journal() {
+    return journal;
   }
 
   public MailStore store() {
@@ -75,24 +103,81 @@ public final class MailstoreService {
           return Future.<DeliverResult>failedFuture(new MailstoreException(MailstoreError.MAILBOX_NOT_FOUND, m.address()));
         }
       }
-      record Done(List<DeliverResult.Stored> stored, String subject) {}
-      return this.<Done>blocking(io, () -> new Done(store.deliver(req.sender(), recipients, req.content()),
-              MessageText.subject(req.content())), false)
+      record Done(List<DeliverResult.Stored> stored, List<MailEvent> events) {}
+      return this.<Done>blocking(io, () -> {
+            List<DeliverResult.Stored> stored = store.deliver(req.sender(), recipients, req.content());
+            return new Done(stored, journalNew(req, stored, MessageText.subject(req.content())));
+          }, false)
           .map(done -> {
-            publishNew(req, done.stored(), done.subject());
+            publish(Addresses.EVENTS_NEW, done.events());
             return new DeliverResult(req.deliveryId(), done.stored());
           });
     });
   }
 
-  /** One event per stored copy, published only after the copies are on disk. */
-  private void publishNew(DeliverRequest req, List<DeliverResult.Stored> stored, String subject) {
+  /** One message.new event per stored copy, journaled after the copies are on disk. On a worker. */
+  private List<MailEvent> journalNew(DeliverRequest req, List<DeliverResult.Stored> stored, String subject) {
     long now = System.currentTimeMillis();
+    List<MailEvent> list = new ArrayList<>();
     for (DeliverResult.Stored s : stored) {
-      MailEvent ev = new MailEvent(UUID.randomUUID().toString(), MailEvent.TYPE_NEW, s.mailbox(), s.messageId(),
-          req.sender(), subject, s.size(), now, req.deliveryId());
-      vertx.eventBus().publish(Addresses.EVENTS_NEW, ev.toJson());
+      list.add(new MailEvent("", MailEvent.TYPE_NEW, s.mailbox(), s.messageId(), req.sender(), subject, s.size(), now,
+          req.deliveryId()));
     }
+    return journal(list);
+  }
+
+  /**
+   * Appends the events of a change that is already durable in the store and returns them with
+   * their ids. The change stands whatever happens here: if the journal cannot be written, the
+   * failure is logged as an ERROR and the events are returned with an empty {@code eventId} -
+   * published like that, live consumers still learn of the change, but nobody can ask for it
+   * again and SSE sends it without an {@code id:} (so a client's Last-Event-ID is not disturbed).
+   * Failing the operation instead would make SMTP retry a delivery that is already stored
+   * (duplicate mail) or POP3 report a deletion that happened as failed.
+   */
+  private List<MailEvent> journal(List<MailEvent> list) {
+    if (list.isEmpty()) {
+      return list;
+    }
+    try {
+      return journal.appendAll(list);
+    } catch (RuntimeException e) {
+      log.error("EVENT JOURNAL APPEND FAILED after the change was stored; the change stands, its {} event(s) are published "
+          + "without an id and cannot be replayed: {}", list.size(), list, e);
+      return list;
+    }
+  }
+
+  /** Publishes in id order; after the journal append, so any id seen can be asked for again. */
+  private void publish(String address, List<MailEvent> list) {
+    for (MailEvent ev : list) {
+      vertx.eventBus().publish(address, ev.toJson());
+    }
+  }
+
+  /**
+   * Journaled events after {@code afterId} ("" for the oldest retained), oldest first. INVALID_REQUEST
+   * for an id that is not a decimal number, a bad mailbox or a limit below 1; the limit is capped
+   * at {@link #MAX_EVENTS_LIMIT}.
+   */
+  public Future<EventPage> eventsSince(String afterId, String mailbox, int limit) {
+    long after;
+    String canonical;
+    try {
+      try {
+        after = EventJournal.parseId(afterId);
+      } catch (IllegalArgumentException e) {
+        throw new MailstoreException(MailstoreError.INVALID_REQUEST, e.getMessage());
+      }
+      canonical = mailbox == null ? null : MailboxName.of(mailbox).address();
+      if (limit < 1) {
+        throw new MailstoreException(MailstoreError.INVALID_REQUEST, "limit must be at least 1");
+      }
+    } catch (MailstoreException e) {
+      return Future.failedFuture(e);
+    }
+    int capped = Math.min(limit, MAX_EVENTS_LIMIT);
+    return blocking(events, () -> journal.scan(after, canonical, capped).page(), false);
   }
 
   public Future<List<MessageInfo>> list(String mailbox) {
@@ -108,8 +193,47 @@ public final class MailstoreService {
         () -> bodyLines == null ? store.fetch(m, id) : store.fetchTop(m, id, bodyLines), false));
   }
 
+  /** Removes messages, then journals and publishes one message.deleted event per message removed. */
   public Future<DeleteResult> delete(String mailbox, Collection<String> ids) {
-    return mailbox(mailbox).compose(m -> blocking(io, () -> store.delete(m, ids), false));
+    record Done(DeleteResult result, List<MailEvent> events) {}
+    return mailbox(mailbox).compose(m -> this.<Done>blocking(io, () -> {
+          DeleteResult r = store.delete(m, ids);
+          return new Done(r, journalDeleted(m, ids, r));
+        }, false))
+        .map(done -> {
+          publish(Addresses.EVENTS_DELETED, done.events());
+          return done.result();
+        });
+  }
+
+  /**
+   * The removed ids are those asked for minus those reported missing. The size comes from the
+   * Maildir name ({@code ,S=<size>}) when it has one, else 0; sender, subject and delivery id are
+   * not known any more and are empty.
+   */
+  private List<MailEvent> journalDeleted(MailboxName m, Collection<String> ids, DeleteResult r) {
+    long now = System.currentTimeMillis();
+    Set<String> removed = new LinkedHashSet<>(ids);
+    r.missing().forEach(removed::remove);
+    List<MailEvent> list = new ArrayList<>();
+    for (String id : removed) {
+      list.add(new MailEvent("", MailEvent.TYPE_DELETED, m.address(), id, "", "", sizeFromId(id), now, ""));
+    }
+    return journal(list);
+  }
+
+  /** The {@code S=} size of a Maildir name ({@code ...,S=1234[,...][:2,flags]}), or 0. */
+  static long sizeFromId(String id) {
+    int i = id.indexOf(",S=");
+    if (i < 0) {
+      return 0;
+    }
+    long v = 0;
+    int digits = 0;
+    for (int j = i + 3; j < id.length() && Character.isDigit(id.charAt(j)) && digits < 18; j++, digits++) {
+      v = v * 10 + (id.charAt(j) - '0');
+    }
+    return v;
   }
 
   /**
@@ -145,6 +269,57 @@ public final class MailstoreService {
         return accounts.exists(canonical);
       }, false);
     });
+  }
+
+  // ---------------------------------------------------------------- account administration (HTTP admin API)
+
+  /** Every account, in address order, from the table at most about a second behind {@code accounts.json}. */
+  public Future<List<Accounts.Account>> accounts() {
+    return accountsFresh().map(v -> accounts.addresses().stream().sorted()
+        .map(accounts::get).flatMap(java.util.Optional::stream).toList());
+  }
+
+  /**
+   * Creates an account and its mailbox through the accounts file's locked update, so SMTP and POP3
+   * (here or in another instance sharing the data directory) see it at once. False if it exists.
+   */
+  public Future<Boolean> createAccount(String address, String password) {
+    return mailbox(address).compose(m -> blocking(auth, () -> {
+      try {
+        accounts.create(m.address(), password);
+        return true;
+      } catch (IllegalStateException exists) {
+        return false;
+      } catch (IllegalArgumentException e) {
+        throw new MailstoreException(MailstoreError.INVALID_REQUEST, e.getMessage());
+      } catch (java.io.IOException e) {
+        throw new MailstoreException(MailstoreError.STORAGE_FAILURE, "cannot update accounts: " + e.getMessage());
+      }
+    }, false));
+  }
+
+  /** Removes the account only (not its mail: see {@link #delete}). False if there was none. */
+  public Future<Boolean> deleteAccount(String address) {
+    return mailbox(address).compose(m -> blocking(io, () -> {
+      try {
+        return accounts.delete(m.address());
+      } catch (java.io.IOException e) {
+        throw new MailstoreException(MailstoreError.STORAGE_FAILURE, "cannot update accounts: " + e.getMessage());
+      }
+    }, false));
+  }
+
+  /** Sets a new password (hashed on the auth pool). False if there is no such account. */
+  public Future<Boolean> changePassword(String address, String password) {
+    return mailbox(address).compose(m -> blocking(auth, () -> {
+      try {
+        return accounts.changePassword(m.address(), password);
+      } catch (IllegalArgumentException e) {
+        throw new MailstoreException(MailstoreError.INVALID_REQUEST, e.getMessage());
+      } catch (java.io.IOException e) {
+        throw new MailstoreException(MailstoreError.STORAGE_FAILURE, "cannot update accounts: " + e.getMessage());
+      }
+    }, false));
   }
 
   /**

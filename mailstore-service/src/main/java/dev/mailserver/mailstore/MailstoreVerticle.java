@@ -4,7 +4,10 @@ import dev.mailserver.common.bus.Codecs;
 import dev.mailserver.mailstore.accounts.Accounts;
 import dev.mailserver.mailstore.accounts.Passwords;
 import dev.mailserver.mailstore.bus.MailstoreBusApi;
+import dev.mailserver.mailstore.http.EventStreamHandler;
+import dev.mailserver.mailstore.http.HttpApiConfig;
 import dev.mailserver.mailstore.http.MailstoreHttpApi;
+import dev.mailserver.mailstore.journal.FileEventJournal;
 import dev.mailserver.mailstore.store.MaildirStore;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -37,6 +40,10 @@ public class MailstoreVerticle extends VerticleBase {
   static final int IO_POOL_SIZE = 16;
   /** bcrypt is CPU-bound: a small pool bounds the CPU that login attempts can take. */
   static final int AUTH_POOL_SIZE = 2;
+  /** Event journal reads (events.since, SSE replays): apart from deliveries so catching up cannot starve them. */
+  static final int EVENTS_POOL_SIZE = 4;
+  /** How often old journal segments are compacted away (also once at start). */
+  static final long COMPACT_INTERVAL_MS = 10 * 60 * 1000;
   /** How often readiness is re-checked in the background; {@link #isReady()} reads the result. */
   static final long READY_CHECK_INTERVAL_MS = 1000;
   /**
@@ -53,6 +60,12 @@ public class MailstoreVerticle extends VerticleBase {
   private MailstoreOptions options;
   private WorkerExecutor io;
   private WorkerExecutor auth;
+  private WorkerExecutor events;
+  private FileEventJournal journal;
+  private EventStreamHandler eventStream;
+  private long compactTimer = -1;
+  /** Confined to this verticle's context: at most one compaction runs at a time. */
+  private boolean compacting;
   private MailstoreService service;
   private MailstoreBusApi busApi;
   private HttpServer server;
@@ -72,7 +85,8 @@ public class MailstoreVerticle extends VerticleBase {
     this.bcryptCost = bcryptCost;
   }
 
-  private record Init(MaildirStore store, Accounts accounts, String node, Path dataDir, Optional<String> demoPassword) {}
+  private record Init(MaildirStore store, Accounts accounts, String node, Path dataDir, Optional<String> demoPassword,
+                      FileEventJournal journal) {}
 
   @Override
   public Future<?> start() {
@@ -84,20 +98,25 @@ public class MailstoreVerticle extends VerticleBase {
     Codecs.register(vertx);
     io = vertx.createSharedWorkerExecutor("mailstore-io", IO_POOL_SIZE);
     auth = vertx.createSharedWorkerExecutor("mailstore-auth", AUTH_POOL_SIZE);
+    events = vertx.createSharedWorkerExecutor("mailstore-events", EVENTS_POOL_SIZE);
     MailstoreOptions opts = options;
     Passwords passwords = new Passwords(bcryptCost);
     return io.<Init>executeBlocking(() -> init(opts, passwords), true)
         .compose(init -> {
           init.demoPassword().ifPresent(pw -> announceDemo("demo@" + opts.domains().get(0), pw));
           dataDir = init.dataDir();
-          service = new MailstoreService(vertx, init.store(), init.accounts(), io, auth);
+          journal = init.journal();
+          service = new MailstoreService(vertx, init.store(), init.accounts(), journal, io, auth, events);
+          eventStream = new EventStreamHandler(vertx, journal, events);
           busApi = new MailstoreBusApi(vertx, service, init.node());
           log.info("Mailstore data in {}", init.dataDir());
           return busApi.start();
         })
         .compose(v -> {
           // /readyz and isReady() report the same background check, so neither does I/O per call.
-          MailstoreHttpApi http = new MailstoreHttpApi(vertx, () -> Future.succeededFuture(isReady()));
+          MailstoreHttpApi http = new MailstoreHttpApi(vertx, service, HttpApiConfig.from(opts, config()),
+              () -> Future.succeededFuture(isReady()))
+              .eventsHandler(eventStream);
           return vertx.createHttpServer().requestHandler(http.router()).listen(opts.httpPort(), opts.httpHost());
         })
         .compose(s -> {
@@ -108,6 +127,7 @@ public class MailstoreVerticle extends VerticleBase {
         })
         .<Void>map(ready -> {
           readyTimer = vertx.setPeriodic(READY_CHECK_INTERVAL_MS, id -> checkReadiness());
+          compactTimer = vertx.setPeriodic(COMPACT_INTERVAL_MS, id -> compactJournal());
           return null;
         })
         .recover(t -> {
@@ -131,7 +151,37 @@ public class MailstoreVerticle extends VerticleBase {
     }
     // Decided under the accounts file lock: of several instances starting together, one creates it.
     Optional<String> demo = accounts.createDemoIfEmpty(opts.domains().get(0));
-    return new Init(store, accounts, node, dataDir, demo);
+    // Shared by every instance on this data directory: ids continue across restarts and processes.
+    FileEventJournal journal = FileEventJournal.open(dataDir, opts.eventsMaxAgeHours(), opts.eventsMaxCount());
+    try {
+      journal.compact();
+    } catch (RuntimeException e) {
+      log.warn("Event journal compaction at start failed (retried every {} min): {}", COMPACT_INTERVAL_MS / 60_000, e.toString());
+    }
+    log.info("Event journal in {} (last event id {}; keeps events younger than {} h and among the newest {})",
+        journal.dir(), journal.lastId().isEmpty() ? "none" : journal.lastId(), opts.eventsMaxAgeHours(), opts.eventsMaxCount());
+    return new Init(store, accounts, node, dataDir, demo, journal);
+  }
+
+  /** Drops journal segments beyond the configured bounds, on a worker; one run at a time. */
+  private void compactJournal() {
+    FileEventJournal j = journal;
+    WorkerExecutor pool = events;
+    if (compacting || stopping || j == null || pool == null) {
+      return;
+    }
+    compacting = true;
+    pool.executeBlocking(j::compact, false).onComplete(ar -> {
+      compacting = false;
+      if (ar.failed()) {
+        log.error("Event journal compaction failed: {}", ar.cause().toString());
+      }
+    });
+  }
+
+  /** The SSE handler for {@code GET /api/v1/events}; null before start. For tests. */
+  EventStreamHandler eventStream() {
+    return eventStream;
   }
 
   /**
@@ -221,6 +271,10 @@ public class MailstoreVerticle extends VerticleBase {
       vertx.cancelTimer(readyTimer);
       readyTimer = -1;
     }
+    if (compactTimer >= 0) {
+      vertx.cancelTimer(compactTimer);
+      compactTimer = -1;
+    }
     List<Future<?>> steps = new ArrayList<>();
     if (server != null) {
       steps.add(server.close());
@@ -239,7 +293,17 @@ public class MailstoreVerticle extends VerticleBase {
         pools.add(auth.close());
         auth = null;
       }
+      if (events != null) {
+        pools.add(events.close());
+        events = null;
+      }
       return Future.join(pools);
+    }).eventually(() -> {
+      if (journal != null) {
+        journal.close(); // holds no files between operations; waits for an append in progress
+        journal = null;
+      }
+      return Future.succeededFuture();
     }).mapEmpty();
   }
 }

@@ -334,6 +334,36 @@ public final class Accounts {
   }
 
   /**
+   * Removes one account under the file lock (its mailbox directory is left to the caller: the
+   * account table never deletes mail). Returns false if there was no such account.
+   */
+  public boolean delete(String address) throws IOException {
+    String canonical = MailboxName.of(address).address();
+    return update(table -> table.remove(canonical) != null);
+  }
+
+  /**
+   * Replaces the password of an existing account under the file lock; the new one is always hashed
+   * (a value that looks like a bcrypt hash is a password here, unlike in the configuration).
+   * Returns false if there is no such account.
+   */
+  public boolean changePassword(String address, String password) throws IOException {
+    String canonical = MailboxName.of(address).address();
+    if (password == null || password.isEmpty()) {
+      throw new IllegalArgumentException("empty password");
+    }
+    String hash = passwords.hash(password); // outside the lock: bcrypt is the slow part
+    return update(table -> {
+      Account a = table.get(canonical);
+      if (a == null) {
+        return false;
+      }
+      table.put(canonical, new Account(canonical, hash, a.createdAt()));
+      return true;
+    });
+  }
+
+  /**
    * When there is no account at all, creates {@code demo@<domain>} with a random password and
    * returns that password, so a fresh installation can be tried at once. Empty otherwise. The
    * emptiness is decided under the file lock: of several processes starting together on an empty

@@ -29,6 +29,9 @@ import org.slf4j.LoggerFactory;
 public final class MailstoreBusApi {
   private static final Logger log = LoggerFactory.getLogger(MailstoreBusApi.class);
 
+  /** Events per {@code mailstore.events.since} answer when the request names no limit. */
+  public static final int DEFAULT_EVENTS_LIMIT = 1000;
+
   private final Vertx vertx;
   private final MailstoreService service;
   private final String node;
@@ -83,6 +86,7 @@ public final class MailstoreBusApi {
       String canonical = MailboxName.of(json(body).getString("address")).address();
       return service.exists(canonical).map(exists -> new JsonObject().put("address", canonical).put("exists", exists));
     });
+    consumer(Addresses.EVENTS_SINCE, this::eventsSince);
     consumer(Addresses.PING, body -> Future.succeededFuture(new JsonObject().put("status", "ok").put("node", node)));
     return Future.all(consumers.stream().map(MessageConsumer::completion).toList()).mapEmpty();
   }
@@ -103,6 +107,40 @@ public final class MailstoreBusApi {
       throw new MailstoreException(MailstoreError.INVALID_REQUEST, "expected a DeliverRequest (codec " + DeliverRequestCodec.NAME + ")");
     }
     return service.deliver(req).map(r -> r.toJson());
+  }
+
+  /**
+   * {@code {"after": id or "" (or absent), "mailbox"?, "limit"?}}: {@code after} may also be a JSON
+   * integer; {@code limit} defaults to {@link #DEFAULT_EVENTS_LIMIT} and is capped at
+   * {@link MailstoreService#MAX_EVENTS_LIMIT}. Anything malformed is INVALID_REQUEST.
+   */
+  private Future<Object> eventsSince(Object body) {
+    JsonObject req = json(body);
+    Object after = req.getValue("after");
+    String afterId;
+    if (after == null) {
+      afterId = "";
+    } else if (after instanceof String s) {
+      afterId = s;
+    } else if ((after instanceof Integer || after instanceof Long) && ((Number) after).longValue() >= 0) {
+      afterId = after.toString();
+    } else {
+      throw new MailstoreException(MailstoreError.INVALID_REQUEST, "after must be an event id");
+    }
+    Object mailbox = req.getValue("mailbox");
+    if (mailbox != null && !(mailbox instanceof String)) {
+      throw new MailstoreException(MailstoreError.INVALID_REQUEST, "mailbox must be a string");
+    }
+    Object limit = req.getValue("limit", DEFAULT_EVENTS_LIMIT);
+    if (!(limit instanceof Integer || limit instanceof Long)) {
+      throw new MailstoreException(MailstoreError.INVALID_REQUEST, "limit must be a whole number");
+    }
+    long l = ((Number) limit).longValue();
+    if (l < 1) {
+      throw new MailstoreException(MailstoreError.INVALID_REQUEST, "limit must be at least 1");
+    }
+    int capped = (int) Math.min(l, MailstoreService.MAX_EVENTS_LIMIT);
+    return service.eventsSince(afterId, (String) mailbox, capped).map(page -> page.toJson());
   }
 
   private void consumer(String address, Function<Object, Future<?>> handler) {
