@@ -1,11 +1,16 @@
 package dev.mailserver.pop3;
 
+import dev.mailserver.pop3.protocol.DotEncoder;
 import dev.mailserver.pop3.protocol.LineFramer;
 import dev.mailserver.pop3.protocol.Pop3Reply;
+import io.vertx.core.Context;
 import io.vertx.core.Future;
+import io.vertx.core.Handler;
 import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.ServerSSLOptions;
 import java.nio.charset.StandardCharsets;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -15,6 +20,21 @@ import org.slf4j.LoggerFactory;
  * replies out. One command in flight: while a reply is pending (or the socket's write queue is
  * full) reading is paused, so pipelined commands (RFC 2449 section 6.6) are answered in order and
  * a slow store or a slow reader stops reads instead of buffering without bound.
+ *
+ * <p>Multi-line replies (RETR, TOP, LIST, UIDL, CAPA) are written in slices of {@value #SLICE}
+ * octets through an incremental {@link DotEncoder}; before each slice the socket's write queue is
+ * checked and, when full, writing waits for its drain handler. So a slow reader holds the server
+ * to at most about one slice (stuffed: up to twice its size) beyond the socket's high-water mark,
+ * never a whole dot-stuffed copy of a message. The message {@link Buffer} itself, as the store
+ * returned it, stays in memory until the reply is written (see the module README: ranged fetches
+ * need a bus-contract change).
+ *
+ * <p>STLS (RFC 2595 section 4): after the handler accepts it, the connection stops interpreting
+ * input, drops every byte buffered or still queued behind STLS (plaintext a man in the middle may
+ * have injected: the "STARTTLS command injection" class, CVE-2011-0411 and relatives), writes the
+ * +OK and starts the handshake with {@code NetSocket.upgradeToSsl}, which pauses reads until the
+ * TLS handler is in place. After the handshake a fresh {@link LineFramer} reads the first
+ * encrypted command.
  *
  * <p>Server stop ({@code NetServer.shutdown}, which calls the socket's shutdown handler): no further
  * command is started, so a QUIT not yet started never enters UPDATE (RFC 1939 section 6 deletes only
@@ -29,14 +49,33 @@ final class Pop3Connection {
 
   /** RFC 2449 section 4: a command line is at most 255 octets including CRLF. */
   static final int MAX_COMMAND_LINE = 255;
+  /**
+   * A SASL response line (RFC 5034 section 4: responses are as long as the mechanism needs). PLAIN
+   * with the 255-octet identities and password RFC 4616 section 2 asks servers to accept is
+   * at most 1,024 base64 characters; 4 KiB leaves room without inviting abuse.
+   */
+  static final int MAX_SASL_LINE = 4_096;
+  /** Slice of a multi-line reply handed to the socket at a time. */
+  static final int SLICE = 64 * 1024;
+  /**
+   * Most octets a multi-line reply keeps handed to the socket but not yet written to the kernel;
+   * also the socket's own mark ({@code NetSocket.setWriteQueueMaxSize}, 1 MiB by default in Vert.x).
+   * 64 KiB keeps a TCP connection busy: the kernel's send buffer sits behind it.
+   */
+  static final int WRITE_QUEUE_MAX = 64 * 1024;
 
   private final NetSocket socket;
   private final Pop3Handler handler;
   /** The server's idle timeout: a close this long after the last traffic was Vert.x's idle close. */
   private final long idleTimeoutMs;
+  /** For STLS; null when TLS is disabled. */
+  private final ServerSSLOptions tlsOptions;
+  /** POP3S (RFC 8314 section 3.3): TLS from the first byte. */
+  private final boolean implicitTls;
+  private Context context;
   private long lastActivityNanos = System.nanoTime();
   private boolean leaseLost;
-  private final LineFramer framer = new LineFramer(MAX_COMMAND_LINE);
+  private LineFramer framer = new LineFramer(MAX_COMMAND_LINE);
   private final Promise<Void> finished = Promise.promise();
   private boolean busy;
   private boolean pumping;
@@ -44,14 +83,33 @@ final class Pop3Connection {
   /** Server stop requested: start no more commands. */
   private boolean draining;
   private boolean goodbyeSent;
+  /** Between STLS's +OK and the end of the handshake. */
+  private boolean upgrading;
+  /** Drop inbound bytes: the plaintext that arrived behind STLS. */
+  private boolean discardInput;
+  /** Octets handed to the socket whose write has not completed yet, and their maximum. */
+  private long queuedBytes;
+  private long queuedHighWater;
+  /** A parked multi-line reply, resumed when {@link #queuedBytes} falls to half the mark. */
+  private Runnable lowWaterHook;
+  private boolean writeFailed;
 
-  Pop3Connection(NetSocket socket, Pop3Handler handler, long idleTimeoutMs) {
+  /**
+   * @param tlsOptions  for STLS; null when TLS is disabled (the handler then refuses STLS)
+   * @param implicitTls the POP3S listener: the session is secure from the greeting on
+   */
+  Pop3Connection(NetSocket socket, Pop3Handler handler, long idleTimeoutMs, ServerSSLOptions tlsOptions,
+                 boolean implicitTls) {
     this.socket = socket;
     this.handler = handler;
     this.idleTimeoutMs = idleTimeoutMs;
+    this.tlsOptions = tlsOptions;
+    this.implicitTls = implicitTls;
   }
 
   void start() {
+    context = Vertx.currentContext();
+    socket.setWriteQueueMaxSize(WRITE_QUEUE_MAX);
     socket.handler(this::onData);
     socket.closeHandler(v -> onClose());
     socket.shutdownHandler(v -> shutdown());
@@ -59,10 +117,16 @@ final class Pop3Connection {
     socket.exceptionHandler(t -> log.debug("POP3 connection {}: {}", socket.remoteAddress(), t.toString()));
     handler.onConnect(socket.remoteAddress() == null || socket.remoteAddress().hostAddress() == null
         ? "" : socket.remoteAddress().hostAddress());
-    socket.write(handler.greeting().encode());
+    if (implicitTls) {
+      handler.tlsStarted();
+    }
+    queue(handler.greeting().encode());
   }
 
   private void onData(Buffer data) {
+    if (discardInput) {
+      return;
+    }
     lastActivityNanos = System.nanoTime();
     framer.feed(data);
     pump();
@@ -78,11 +142,13 @@ final class Pop3Connection {
     }
     pumping = true;
     try {
-      while (!busy && !closed && !handler.session().isQuit()) {
+      while (!busy && !closed && !handler.session().isQuit() && !handler.closeRequested()) {
         if (draining) {
           sayShuttingDown();
           return;
         }
+        // RFC 5034 section 4: a SASL response may be longer than a command line.
+        framer.setMaxLineLength(handler.expectsSaslResponse() ? MAX_SASL_LINE : MAX_COMMAND_LINE);
         LineFramer.Frame frame = framer.next();
         if (frame == null) {
           socket.resume();
@@ -94,7 +160,7 @@ final class Pop3Connection {
             : Future.succeededFuture(handler.lineTooLong());
         reply.onComplete(ar -> respond(ar.succeeded() ? ar.result() : Pop3Handler.INTERNAL));
       }
-      if (busy) {
+      if (busy && !upgrading) {
         socket.pause();
       }
     } finally {
@@ -106,11 +172,23 @@ final class Pop3Connection {
     if (closed) {
       return;
     }
-    Future<Void> written = socket.write(reply.encode());
     lastActivityNanos = System.nanoTime();
-    if (handler.session().isQuit()) {
-      // RFC 1939 section 6: after the QUIT reply the server closes the connection.
-      written.onComplete(ar -> socket.close());
+    if (handler.takeTlsRequest()) {
+      startTls(reply);
+      return;
+    }
+    write(reply, this::afterReply);
+  }
+
+  /** The reply is handed to the socket ({@code last} is its last write): close, stop, or read on. */
+  private void afterReply(Future<Void> last) {
+    if (closed) {
+      return;
+    }
+    if (handler.session().isQuit() || handler.closeRequested()) {
+      // RFC 1939 section 6: after the QUIT reply the server closes the connection; after too many
+      // bad commands we close the same way, without UPDATE.
+      last.onComplete(ar -> socket.close());
       return;
     }
     if (draining) {
@@ -130,6 +208,153 @@ final class Pop3Connection {
     busy = false;
     pump();
   }
+
+  // --- writing -------------------------------------------------------------------------------
+
+  private void write(Pop3Reply reply, Handler<Future<Void>> then) {
+    if (reply instanceof Pop3Reply.MultiLine multi) {
+      new MultiLineWriter(multi, then).step();
+    } else {
+      then.handle(queue(reply.encode()));
+    }
+  }
+
+  /** Writes and keeps count of the octets not yet written out (the high-water mark is for tests). */
+  private Future<Void> queue(Buffer bytes) {
+    int len = bytes.length();
+    queuedBytes += len;
+    if (queuedBytes > queuedHighWater) {
+      queuedHighWater = queuedBytes;
+    }
+    lastActivityNanos = System.nanoTime();
+    Future<Void> written = socket.write(bytes);
+    written.onComplete(ar -> {
+      queuedBytes -= len;
+      if (ar.failed()) {
+        // The connection is broken; its close handler may not have run yet. Stop streaming now
+        // rather than encode the rest of a big message into failing writes.
+        writeFailed = true;
+      }
+      if (lowWaterHook != null && queuedBytes <= WRITE_QUEUE_MAX / 2) {
+        Runnable hook = lowWaterHook;
+        lowWaterHook = null;
+        hook.run();
+      }
+    });
+    return written;
+  }
+
+  /**
+   * Streams one multi-line reply: status line, dot-stuffed slices of the content, terminator
+   * (RFC 1939 section 3). Before every slice it checks the socket's write queue and waits for the
+   * drain handler when it is full; the event loop is free meanwhile.
+   */
+  private final class MultiLineWriter {
+    private final Buffer content;
+    private final DotEncoder encoder = new DotEncoder();
+    private final Handler<Future<Void>> then;
+    private Buffer head;
+    private int offset;
+
+    MultiLineWriter(Pop3Reply.MultiLine reply, Handler<Future<Void>> then) {
+      this.content = reply.content();
+      this.then = then;
+      this.head = Buffer.buffer(reply.statusLine(), StandardCharsets.US_ASCII.name());
+    }
+
+    void step() {
+      while (!closed && !writeFailed) {
+        if (queuedBytes >= WRITE_QUEUE_MAX || socket.writeQueueFull()) {
+          park();
+          return;
+        }
+        int end = Math.min(content.length(), offset + SLICE);
+        Buffer chunk = encoder.encode(content.slice(offset, end));
+        offset = end;
+        if (head != null) {
+          chunk = head.appendBuffer(chunk);
+          head = null;
+        }
+        boolean done = offset >= content.length();
+        if (done) {
+          chunk.appendBuffer(encoder.finish());
+        }
+        Future<Void> written = queue(chunk);
+        if (done) {
+          then.handle(written);
+          return;
+        }
+      }
+    }
+
+    /**
+     * Waits until our own count of unsent octets falls to half the mark, or Vert.x reports the
+     * socket drained, whichever comes first. Both, because Vert.x learns of Netty's writability
+     * change late (it let about 1 MiB through in a tight write loop when measured), while the
+     * completion of each write is exact.
+     */
+    private void park() {
+      boolean[] resumed = {false};
+      Runnable resume = () -> {
+        if (!resumed[0]) {
+          resumed[0] = true;
+          socket.drainHandler(null);
+          lowWaterHook = null;
+          step();
+        }
+      };
+      lowWaterHook = resume;
+      socket.drainHandler(v -> resume.run());
+    }
+  }
+
+  // --- STLS ----------------------------------------------------------------------------------
+
+  /**
+   * RFC 2595 section 4. Everything already buffered (the rest of the framer) is dropped with the
+   * old framer; everything Vert.x still queues for this socket is delivered now, by resuming, and
+   * dropped in {@link #onData}. The switch itself runs as the next event-loop task, after that
+   * delivery (same event loop, tasks in order), so no plaintext read before the switch can reach
+   * the fresh framer.
+   */
+  private void startTls(Pop3Reply ok) {
+    if (tlsOptions == null) {
+      log.error("POP3 connection {}: STLS accepted without TLS options; closing", socket.remoteAddress());
+      socket.close();
+      return;
+    }
+    upgrading = true;
+    discardInput = true;
+    framer = new LineFramer(MAX_COMMAND_LINE);
+    socket.resume();
+    context.runOnContext(v -> handshake(ok));
+  }
+
+  private void handshake(Pop3Reply ok) {
+    if (closed) {
+      return;
+    }
+    // upgradeToSsl stops reading until its TLS handler is in place, so from here on whatever
+    // arrives has been decrypted.
+    discardInput = false;
+    framer = new LineFramer(MAX_COMMAND_LINE);
+    socket.upgradeToSsl(tlsOptions, ok.encode()).onComplete(ar -> {
+      upgrading = false;
+      if (closed) {
+        return;
+      }
+      if (ar.failed()) {
+        log.debug("POP3 connection {}: TLS handshake failed: {}", socket.remoteAddress(), ar.cause().toString());
+        socket.close();
+        return;
+      }
+      handler.tlsStarted();
+      busy = false;
+      pump();
+    });
+  }
+
+  // --- shutdown and close --------------------------------------------------------------------
 
   /**
    * Server stop (the socket's shutdown handler). Nothing in flight: say so and close now; otherwise
@@ -151,7 +376,7 @@ final class Pop3Connection {
     }
     goodbyeSent = true;
     socket.pause();
-    socket.write(Pop3Handler.SHUTTING_DOWN.encode()).onComplete(ar -> socket.close());
+    queue(Pop3Handler.SHUTTING_DOWN.encode()).onComplete(ar -> socket.close());
   }
 
   /**
@@ -167,8 +392,8 @@ final class Pop3Connection {
   }
 
   /**
-   * Client hang-up, idle timeout, QUIT, lease loss or server stop: release the lock (without UPDATE
-   * unless QUIT ran). {@link #finished()} completes once the lease is released.
+   * Client hang-up, idle timeout, QUIT, lease loss, too many errors or server stop: release the
+   * lock (without UPDATE unless QUIT ran). {@link #finished()} completes once the lease is released.
    */
   private void onClose() {
     if (!closed) {
@@ -187,6 +412,9 @@ final class Pop3Connection {
   private Pop3Metrics.Outcome outcome() {
     if (handler.session().isQuit()) {
       return Pop3Metrics.Outcome.QUIT;
+    }
+    if (handler.closeRequested()) {
+      return Pop3Metrics.Outcome.ERRORS;
     }
     if (draining || goodbyeSent) {
       return Pop3Metrics.Outcome.SHUTDOWN;
@@ -207,5 +435,15 @@ final class Pop3Connection {
   /** Completes (never fails) when the connection is closed and its maildrop lease released. */
   Future<Void> finished() {
     return finished.future();
+  }
+
+  /** The most octets this connection ever had written but not yet sent (tests bound it). */
+  long queuedHighWater() {
+    return queuedHighWater;
+  }
+
+  /** Octets written but not yet sent, now. */
+  long queuedBytes() {
+    return queuedBytes;
   }
 }

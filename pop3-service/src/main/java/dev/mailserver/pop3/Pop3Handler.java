@@ -6,16 +6,22 @@ import dev.mailserver.common.bus.MailstoreException;
 import dev.mailserver.common.metrics.LogLine;
 import dev.mailserver.common.model.MailboxAddress;
 import dev.mailserver.common.model.MessageInfo;
+import dev.mailserver.common.security.LoginThrottle;
 import dev.mailserver.pop3.protocol.Pop3Command;
 import dev.mailserver.pop3.protocol.Pop3Reply;
 import dev.mailserver.pop3.protocol.Pop3Reply.RespCode;
 import dev.mailserver.pop3.protocol.Pop3Verb;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
-import io.vertx.core.buffer.Buffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Base64;
 import java.util.List;
+import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -30,7 +36,23 @@ import org.slf4j.LoggerFactory;
  * ({@link #onSessionEnd}): {@code pop3 session end client=... user=... outcome=... duration_ms=...
  * auth_failures=... retr=... top=... dele=... bytes=...}; {@code user} is the mailbox after a
  * successful login, never what an unauthenticated client typed. Neither passwords nor command lines
- * are logged ({@link Pop3Command#toString()} masks PASS).
+ * are logged ({@link Pop3Command#toString()} masks PASS and AUTH responses; SASL response lines are
+ * never logged).
+ *
+ * <p>Security rules decided here (the connection only carries them out):
+ * <ul>
+ *   <li>Plaintext credentials (USER/PASS, AUTH PLAIN) only under TLS unless
+ *       {@code pop3.allowPlaintextAuth} (RFC 2595 section 2.1); CAPA shows only what may be used
+ *       now (RFC 2449 section 5, RFC 2595 section 4).</li>
+ *   <li>STLS (RFC 2595 section 4): +OK and a request to the connection to switch; -ERR when TLS is
+ *       already active or not configured.</li>
+ *   <li>AUTH PLAIN (RFC 5034, RFC 4616), with or without initial response.</li>
+ *   <li>Failed logins are throttled per client address and per account ({@link LoginThrottle}):
+ *       the growing delay is a timer before the reply, never a sleep, so other sessions on the same
+ *       event loop go on; during a lockout the store is not asked at all.</li>
+ *   <li>Bad commands are counted; at {@code pop3.maxErrors} the reply says so and
+ *       {@link #closeRequested()} tells the connection to close (without UPDATE).</li>
+ * </ul>
  */
 public final class Pop3Handler {
 
@@ -39,9 +61,8 @@ public final class Pop3Handler {
   /** Announced by CAPA (RFC 2449 section 6.9). */
   public static final String IMPLEMENTATION = "mailserver-pop3";
 
-  /** RFC 2449 section 6; the same list in every state, as section 5 requires for AUTHORIZATION capabilities. */
-  static final List<String> CAPABILITIES = List.of(
-      "USER", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING", "IMPLEMENTATION " + IMPLEMENTATION);
+  /** The SASL mechanisms offered (RFC 2449 section 6.3); PLAIN only: passwords are stored hashed. */
+  static final List<String> SASL_MECHANISMS = List.of("PLAIN");
 
   static final Pop3Reply UNKNOWN = Pop3Reply.err("Unknown command");
   static final Pop3Reply WRONG_STATE = Pop3Reply.err("Command not valid in this state");
@@ -57,13 +78,61 @@ public final class Pop3Handler {
   /** QUIT after the maildrop lease was lost: UPDATE is skipped (RFC 1939 section 8), mail stays. */
   static final Pop3Reply LOCK_LOST = Pop3Reply.err(RespCode.SYS_TEMP, "Maildrop lock lost, no messages deleted");
 
+  /**
+   * USER/PASS or AUTH PLAIN before TLS while {@code allowPlaintextAuth} is off (RFC 2595 section 2.1).
+   * [AUTH] (RFC 3206 section 4): the problem is how the credentials would travel, and a client must
+   * not retry the same way; Dovecot answers the same situation with the same code.
+   */
+  static final Pop3Reply PLAINTEXT_DISALLOWED_USE_STLS =
+      Pop3Reply.err(RespCode.AUTH, "Plaintext authentication disallowed without TLS, use STLS");
+  /** The same when TLS is switched off: no way to log in at all (the verticle warns at start). */
+  static final Pop3Reply PLAINTEXT_DISALLOWED = Pop3Reply.err(RespCode.AUTH, "Plaintext authentication disallowed without TLS");
+  /** RFC 2595 section 4 example reply. */
+  static final Pop3Reply STLS_OK = Pop3Reply.ok("Begin TLS negotiation");
+  /** RFC 2595 section 4 example reply for STLS while TLS is active. */
+  static final Pop3Reply TLS_ACTIVE = Pop3Reply.err("Command not permitted when TLS active");
+  static final Pop3Reply TLS_UNAVAILABLE = Pop3Reply.err("STLS not available");
+  static final Pop3Reply UNSUPPORTED_MECHANISM = Pop3Reply.err("Unsupported authentication mechanism");
+  /** RFC 5034 section 4: a "*" response cancels; the server MUST reject the AUTH command with -ERR. */
+  static final Pop3Reply AUTH_CANCELLED = Pop3Reply.err("Authentication cancelled");
+  /** RFC 5034 section 4: a response that is not base64 MUST be rejected with -ERR. */
+  static final Pop3Reply BAD_BASE64 = Pop3Reply.err("Invalid base64 data");
+  /** RFC 4616 section 2: authzid NUL authcid NUL passwd, authcid and passwd non-empty. */
+  static final Pop3Reply MALFORMED_PLAIN = Pop3Reply.err("Malformed PLAIN response");
+  /** RFC 4616 section 2: acting as someone else is not permitted here. */
+  static final Pop3Reply AUTHZ_REFUSED =
+      Pop3Reply.err(RespCode.AUTH, "Authorization identity must be empty or equal the authentication identity");
+  /**
+   * Login locked out by {@link LoginThrottle}. [SYS/TEMP] (RFC 3206 section 5): temporary, and not
+   * a statement about the credentials (they were not even checked), so a client should wait
+   * rather than ask its user for a new password.
+   */
+  static final Pop3Reply LOGIN_LOCKED = Pop3Reply.err(RespCode.SYS_TEMP, "Too many failed logins, try again later");
+  /** {@code pop3.maxErrors} reached: this reply, then the connection closes without UPDATE. */
+  static final Pop3Reply TOO_MANY_ERRORS = Pop3Reply.err("Too many bad commands, closing connection");
+  /** Connection limits (written by the verticle before closing; RFC 3206 section 5: retry later). */
+  static final Pop3Reply TOO_MANY_CONNECTIONS = Pop3Reply.err(RespCode.SYS_TEMP, "Too many connections");
+  static final Pop3Reply TOO_MANY_CONNECTIONS_FROM_IP =
+      Pop3Reply.err(RespCode.SYS_TEMP, "Too many connections from your address");
+
+  /** Replies that count as a bad command towards {@code pop3.maxErrors}. */
+  private static final Set<Pop3Reply> BAD_COMMANDS =
+      Set.of(UNKNOWN, WRONG_STATE, SYNTAX, LINE_TOO_LONG, UNSUPPORTED_MECHANISM, BAD_BASE64, MALFORMED_PLAIN);
+
+  /** Delay of a reply to a locked-out login: answering at once would make hammering free. */
+  static final long LOCKED_REPLY_DELAY_MS = 500;
+
   private final Vertx vertx;
   private final MailstoreClient store;
   private final Pop3Options options;
   private final long lockLeaseMs;
   private final Pop3Session session = new Pop3Session();
   private final Pop3Metrics metrics;
+  /** Null: no throttling (handlers built in unit tests). */
+  private final LoginThrottle throttle;
   private Runnable leaseLostHandler = () -> { };
+  private int badCommands;
+  private boolean closeRequested;
 
   // Per-session figures for the session-end line.
   private String clientIp = "";
@@ -90,11 +159,18 @@ public final class Pop3Handler {
   }
 
   Pop3Handler(Vertx vertx, MailstoreClient store, Pop3Options options, long lockLeaseMs, Pop3Metrics metrics) {
+    this(vertx, store, options, lockLeaseMs, metrics, null);
+  }
+
+  /** @param throttle shared by the sessions of a deployment; null turns throttling off */
+  Pop3Handler(Vertx vertx, MailstoreClient store, Pop3Options options, long lockLeaseMs, Pop3Metrics metrics,
+              LoginThrottle throttle) {
     this.vertx = vertx;
     this.store = store;
     this.options = options;
     this.lockLeaseMs = lockLeaseMs;
     this.metrics = metrics;
+    this.throttle = throttle;
   }
 
   /** The connection is up (before the greeting): the session starts counting. */
@@ -139,9 +215,33 @@ public final class Pop3Handler {
     return Pop3Reply.ok(options.hostname() + " POP3 server ready");
   }
 
-  /** Reply for a line that exceeded the RFC 2449 section 4 limit (it was discarded unparsed). */
+  /**
+   * Reply for a line that exceeded the RFC 2449 section 4 limit (it was discarded unparsed). It
+   * counts as a bad command; inside an AUTH exchange it also ends the exchange.
+   */
   public Pop3Reply lineTooLong() {
-    return LINE_TOO_LONG;
+    session.endSasl();
+    return countBadCommand(LINE_TOO_LONG);
+  }
+
+  /** True once {@code pop3.maxErrors} was reached: close the connection after writing the reply. */
+  public boolean closeRequested() {
+    return closeRequested;
+  }
+
+  /** True while an AUTH exchange waits for the client's response line (longer lines allowed). */
+  public boolean expectsSaslResponse() {
+    return session.inSasl();
+  }
+
+  /** STLS was accepted: true once; the connection then switches to TLS (RFC 2595 section 4). */
+  public boolean takeTlsRequest() {
+    return session.takeTlsRequest();
+  }
+
+  /** TLS is active on the connection: after STLS, or from the start on the POP3S port. */
+  public void tlsStarted() {
+    session.tlsStarted();
   }
 
   public Pop3Session session() {
@@ -156,20 +256,49 @@ public final class Pop3Handler {
     return session.closed();
   }
 
-  /** Handles one command line (without CRLF). The future always succeeds. */
+  /**
+   * Handles one line (without CRLF): a command, or the client's response inside an AUTH exchange.
+   * The future always succeeds, with exactly one reply.
+   */
   public Future<Pop3Reply> handle(String line) {
+    if (session.inSasl()) {
+      // Never log this line: it carries the credentials.
+      return guarded(() -> saslResponse(line), "AUTH response").map(this::countBadCommand);
+    }
     Pop3Command cmd = Pop3Command.parse(line);
+    return guarded(() -> dispatch(cmd), cmd).map(this::countBadCommand);
+  }
+
+  private Future<Pop3Reply> guarded(Supplier<Future<Pop3Reply>> action, Object what) {
     Future<Pop3Reply> reply;
     try {
-      reply = dispatch(cmd);
+      reply = action.get();
     } catch (RuntimeException e) {
-      log.error("POP3 command {} failed", cmd, e);
+      log.error("POP3 command {} failed", what, e);
       reply = Future.succeededFuture(INTERNAL);
     }
     return reply.recover(t -> {
-      log.error("POP3 command {} failed", cmd, t);
+      log.error("POP3 command {} failed", what, t);
       return Future.succeededFuture(INTERNAL);
     });
+  }
+
+  /**
+   * Counts bad commands; the one that reaches {@code pop3.maxErrors} is answered with
+   * {@link #TOO_MANY_ERRORS} instead and the connection is asked to close: a client that keeps
+   * sending garbage is either broken or probing, and either way holds a connection slot.
+   */
+  private Pop3Reply countBadCommand(Pop3Reply reply) {
+    if (!BAD_COMMANDS.contains(reply)) {
+      return reply;
+    }
+    badCommands++;
+    if (badCommands >= options.maxErrors()) {
+      closeRequested = true;
+      session.endSasl();
+      return TOO_MANY_ERRORS;
+    }
+    return reply;
   }
 
   private Future<Pop3Reply> dispatch(Pop3Command cmd) {
@@ -183,9 +312,15 @@ public final class Pop3Handler {
     if (!verb.acceptsArgCount(cmd.args().size())) {
       return done(SYNTAX);
     }
+    if ((verb == Pop3Verb.USER || verb == Pop3Verb.PASS) && !plaintextAllowed()) {
+      // RFC 2595 section 2.1: refused before the name, let alone the password, is looked at.
+      return done(plaintextDisallowed());
+    }
     return switch (verb) {
       case USER -> user(cmd.arg(0));
       case PASS -> pass(cmd.arg(0));
+      case STLS -> stls();
+      case AUTH -> auth(cmd.args());
       case QUIT -> quit();
       case STAT -> stat();
       case LIST -> cmd.args().isEmpty() ? listAll() : listOne(cmd.arg(0));
@@ -195,8 +330,132 @@ public final class Pop3Handler {
       case RSET -> rset();
       case TOP -> top(cmd.arg(0), cmd.arg(1));
       case UIDL -> cmd.args().isEmpty() ? uidlAll() : uidlOne(cmd.arg(0));
-      case CAPA -> done(Pop3Reply.lines("Capability list follows", CAPABILITIES));
+      case CAPA -> done(Pop3Reply.lines("Capability list follows", capabilities()));
     };
+  }
+
+  private boolean plaintextAllowed() {
+    return options.plaintextAuthAllowed(session.tlsActive());
+  }
+
+  private Pop3Reply plaintextDisallowed() {
+    return options.tlsEnabled() ? PLAINTEXT_DISALLOWED_USE_STLS : PLAINTEXT_DISALLOWED;
+  }
+
+  /**
+   * RFC 2449 section 6 capabilities as they stand on this connection now. USER and SASL PLAIN only
+   * when they may be used (RFC 2595 section 2.1; a client must not be invited to send a password in
+   * the clear), STLS only while TLS is available and not yet active (RFC 2595 section 4: after STLS
+   * the client discards its cached CAPA and asks again). Section 5 asks that AUTHORIZATION
+   * capabilities are announced in TRANSACTION too, so the list depends on the TLS state only.
+   */
+  List<String> capabilities() {
+    List<String> caps = new ArrayList<>();
+    boolean plaintext = plaintextAllowed();
+    if (plaintext) {
+      caps.add("USER");
+    }
+    caps.add("TOP");
+    caps.add("UIDL");
+    caps.add("RESP-CODES");
+    caps.add("AUTH-RESP-CODE");
+    caps.add("PIPELINING");
+    if (plaintext) {
+      caps.add("SASL " + String.join(" ", SASL_MECHANISMS));
+    }
+    if (options.tlsEnabled() && !session.tlsActive()) {
+      caps.add("STLS");
+    }
+    caps.add("IMPLEMENTATION " + IMPLEMENTATION);
+    return caps;
+  }
+
+  // --- TLS -----------------------------------------------------------------------------------
+
+  /**
+   * RFC 2595 section 4. The +OK is written by the connection as part of the switch
+   * ({@code NetSocket.upgradeToSsl}), and everything the client pipelined behind STLS is dropped.
+   */
+  private Future<Pop3Reply> stls() {
+    if (session.tlsActive()) {
+      return done(TLS_ACTIVE);
+    }
+    if (!options.tlsEnabled()) {
+      return done(TLS_UNAVAILABLE);
+    }
+    session.requestTls();
+    return done(STLS_OK);
+  }
+
+  // --- AUTH (RFC 5034) -----------------------------------------------------------------------
+
+  private Future<Pop3Reply> auth(List<String> args) {
+    if (args.isEmpty()) {
+      // Not in RFC 5034 (the mechanism is required); RFC 1734-era clients probe this way.
+      return done(Pop3Reply.lines("Supported mechanisms follow", plaintextAllowed() ? SASL_MECHANISMS : List.of()));
+    }
+    String mechanism = args.get(0).toUpperCase(Locale.ROOT);
+    if (!SASL_MECHANISMS.contains(mechanism)) {
+      return done(UNSUPPORTED_MECHANISM);
+    }
+    if (!plaintextAllowed()) {
+      return done(plaintextDisallowed());
+    }
+    session.takeUser(); // a USER given before AUTH plays no part in it
+    if (args.size() == 1) {
+      // RFC 5034 section 4: no initial response, so an empty challenge "+ " asks for it.
+      session.beginSasl();
+      return done(Pop3Reply.challenge(""));
+    }
+    // RFC 5034 section 4: "=" is an initial response of zero length.
+    return plain(args.get(1).equals("=") ? "" : args.get(1));
+  }
+
+  /** The line after "+ ": "*" cancels (RFC 5034 section 4), anything else is the base64 response. */
+  private Future<Pop3Reply> saslResponse(String line) {
+    session.endSasl();
+    if (line.equals("*")) {
+      return done(AUTH_CANCELLED);
+    }
+    return plain(line);
+  }
+
+  /** RFC 4616 section 2: {@code [authzid] NUL authcid NUL passwd}. */
+  private Future<Pop3Reply> plain(String base64) {
+    byte[] raw;
+    try {
+      raw = Base64.getDecoder().decode(base64);
+    } catch (IllegalArgumentException e) {
+      return done(BAD_BASE64);
+    }
+    int first = indexOf(raw, 0);
+    int second = first < 0 ? -1 : indexOf(raw, first + 1);
+    if (second < 0 || indexOf(raw, second + 1) >= 0 || second == first + 1 || second == raw.length - 1) {
+      return done(MALFORMED_PLAIN);
+    }
+    String authzid = new String(raw, 0, first, StandardCharsets.UTF_8);
+    String authcid = new String(raw, first + 1, second - first - 1, StandardCharsets.UTF_8);
+    String password = new String(raw, second + 1, raw.length - second - 1, StandardCharsets.UTF_8);
+    if (!authzid.isEmpty() && !sameIdentity(authzid, authcid)) {
+      // Nobody may act as another user here (RFC 4616 section 2 leaves that policy to the server).
+      return done(AUTHZ_REFUSED);
+    }
+    return login(authcid, password);
+  }
+
+  private static boolean sameIdentity(String a, String b) {
+    Optional<MailboxAddress> x = MailboxAddress.parse(a);
+    Optional<MailboxAddress> y = MailboxAddress.parse(b);
+    return x.isPresent() && y.isPresent() ? x.get().equals(y.get()) : a.equals(b);
+  }
+
+  private static int indexOf(byte[] b, int from) {
+    for (int i = from; i < b.length; i++) {
+      if (b[i] == 0) {
+        return i;
+      }
+    }
+    return -1;
   }
 
   // --- AUTHORIZATION -------------------------------------------------------------------------
@@ -215,24 +474,80 @@ public final class Pop3Handler {
     if (!session.hasUser()) {
       return done(Pop3Reply.err("Send USER first"));
     }
-    String user = session.takeUser();
-    if (MailboxAddress.parse(user).isEmpty()) {
-      // Can never be a mailbox here; same answer as a wrong password (RFC 3206 section 4).
-      loginFailed(BAD_CREDENTIALS);
-      return done(BAD_CREDENTIALS);
+    return login(session.takeUser(), password);
+  }
+
+  /**
+   * One login attempt (PASS or AUTH PLAIN), throttled: locked out -> {@link #LOGIN_LOCKED} without
+   * asking the store; otherwise wait the delay earned by earlier failures (so a guesser cannot
+   * learn a result sooner by hanging up), check, and on a wrong password answer no sooner than the
+   * delay this failure earns. All waiting is a timer on the event loop.
+   */
+  private Future<Pop3Reply> login(String user, String password) {
+    long start = System.nanoTime();
+    Optional<MailboxAddress> address = MailboxAddress.parse(user);
+    // The throttle's account key: the canonical mailbox, or (never a mailbox) the name as typed,
+    // bounded so that junk names cannot make the throttle's keys large.
+    String account = address.map(MailboxAddress::toString).orElseGet(() -> {
+      String lower = user.toLowerCase(Locale.ROOT);
+      return lower.substring(0, Math.min(lower.length(), 320));
+    });
+    long before = 0;
+    if (throttle != null) {
+      LoginThrottle.Decision d = throttle.check(clientIp, account);
+      if (d.locked()) {
+        metrics.login(Pop3Metrics.Login.LOCKED);
+        authFailures++;
+        return delayed(Math.max(d.delayMs(), LOCKED_REPLY_DELAY_MS), LOGIN_LOCKED);
+      }
+      before = d.delayMs();
     }
-    return store.authenticate(user, password)
-        .recover(t -> Future.failedFuture(new LoginFailure(authFailureReply(t))))
+    return before > 0
+        ? delayed(before, null).compose(v -> attempt(address, user, password, account, start))
+        : attempt(address, user, password, account, start);
+  }
+
+  private Future<Pop3Reply> attempt(Optional<MailboxAddress> address, String user, String password, String account,
+                                    long start) {
+    if (session.isClosed()) {
+      return done(Pop3Reply.err("Session closed"));
+    }
+    Future<String> authenticated = address.isEmpty()
+        // Can never be a mailbox here; same answer as a wrong password (RFC 3206 section 4).
+        ? Future.failedFuture(new LoginFailure(BAD_CREDENTIALS))
+        : store.authenticate(user, password)
+            .recover(t -> Future.failedFuture(new LoginFailure(authFailureReply(t))))
+            .onSuccess(mailbox -> {
+              if (throttle != null) {
+                throttle.success(clientIp, account);
+              }
+            });
+    return authenticated
         .compose(this::lockAndSnapshot)
         .compose(this::enterTransaction)
         .recover(t -> {
           if (t instanceof LoginFailure lf) {
             loginFailed(lf.reply);
+            if (lf.reply == BAD_CREDENTIALS && throttle != null) {
+              long delay = throttle.failure(clientIp, account);
+              long waited = (System.nanoTime() - start) / 1_000_000;
+              return delayed(delay - waited, lf.reply);
+            }
             return Future.succeededFuture(lf.reply);
           }
           metrics.login(Pop3Metrics.Login.TEMP);
           return Future.failedFuture(t);
         });
+  }
+
+  /** {@code value} after {@code ms} (a timer on this context), or at once when ms <= 0. */
+  private <T> Future<T> delayed(long ms, T value) {
+    if (ms <= 0) {
+      return Future.succeededFuture(value);
+    }
+    Promise<T> p = Promise.promise();
+    vertx.setTimer(ms, id -> p.complete(value));
+    return p.future();
   }
 
   private void loginFailed(Pop3Reply reply) {

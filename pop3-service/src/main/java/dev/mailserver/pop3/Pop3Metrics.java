@@ -15,10 +15,14 @@ import java.util.concurrent.atomic.AtomicLong;
  *
  * <ul>
  *   <li>{@value #SESSIONS} (counter) and {@value #SESSIONS_ACTIVE} (gauge): connections accepted, open now.</li>
- *   <li>{@value #SESSIONS_ENDED} (counter, tag {@code outcome}: quit, timeout, disconnect, shutdown, lock_lost).</li>
+ *   <li>{@value #SESSIONS_ENDED} (counter, tag {@code outcome}: quit, timeout, disconnect, shutdown,
+ *       lock_lost, errors (closed after {@code pop3.maxErrors} bad commands)).</li>
+ *   <li>{@value #CONNECTIONS_REJECTED} (counter, tag {@code reason}: total, per_ip): connections
+ *       refused by {@code pop3.maxConnections} / {@code pop3.maxConnectionsPerIp}.</li>
  *   <li>{@value #LOGINS} (counter, tag {@code result}: success; or the failure: auth (wrong user or
  *       password), in_use (maildrop locked by another session), temp (store or lock map unavailable),
- *       perm (store refused), aborted (the client left during the login)).</li>
+ *       perm (store refused), aborted (the client left during the login), locked (refused by the
+ *       login throttle without a password check)).</li>
  *   <li>{@value #LOCK_CONFLICTS} (counter): logins refused [IN-USE]; {@value #LOCK_LOST} (counter):
  *       sessions that lost their maildrop lease.</li>
  *   <li>{@value #RETRIEVALS} (counter, tag {@code command}: retr, top) and {@value #RETRIEVED}
@@ -39,6 +43,7 @@ public final class Pop3Metrics {
   public static final String RETRIEVALS = "mail.pop3.retrievals";
   public static final String RETRIEVED = "mail.pop3.retrieved";
   public static final String DELETIONS = "mail.pop3.deletions";
+  public static final String CONNECTIONS_REJECTED = "mail.pop3.connections.rejected";
 
   /** How a session ended; the tag value is the lower-case name. */
   public enum Outcome {
@@ -51,7 +56,9 @@ public final class Pop3Metrics {
     /** The service stopped: {@code -ERR [SYS/TEMP] server shutting down}, or cut at the end of the grace. */
     SHUTDOWN,
     /** The maildrop lease was lost: closed without UPDATE. */
-    LOCK_LOST;
+    LOCK_LOST,
+    /** Closed after {@code pop3.maxErrors} bad commands, without UPDATE. */
+    ERRORS;
 
     public String tag() {
       return name().toLowerCase(Locale.ROOT);
@@ -60,7 +67,7 @@ public final class Pop3Metrics {
 
   /** Login results; the tag value is the lower-case name. */
   public enum Login {
-    SUCCESS, AUTH, IN_USE, TEMP, PERM, ABORTED;
+    SUCCESS, AUTH, IN_USE, TEMP, PERM, ABORTED, LOCKED;
 
     public String tag() {
       return name().toLowerCase(Locale.ROOT);
@@ -78,6 +85,8 @@ public final class Pop3Metrics {
   private final Counter retrBytes;
   private final Counter topBytes;
   private final Counter deletions;
+  private final Counter rejectedTotal;
+  private final Counter rejectedPerIp;
 
   public Pop3Metrics(MeterRegistry registry) {
     sessions = Counter.builder(SESSIONS).description("POP3 connections accepted").register(registry);
@@ -98,6 +107,14 @@ public final class Pop3Metrics {
     retrBytes = retrieved(registry, "retr");
     topBytes = retrieved(registry, "top");
     deletions = Counter.builder(DELETIONS).description("Messages removed in POP3 UPDATE").register(registry);
+    rejectedTotal = Counter.builder(CONNECTIONS_REJECTED).description("POP3 connections refused by a connection limit")
+        .tag("reason", "total").register(registry);
+    rejectedPerIp = Counter.builder(CONNECTIONS_REJECTED).description("POP3 connections refused by a connection limit")
+        .tag("reason", "per_ip").register(registry);
+  }
+
+  void connectionRejected(boolean perIp) {
+    (perIp ? rejectedPerIp : rejectedTotal).increment();
   }
 
   /** Meters nobody reads (handlers built outside a verticle, in unit tests). */

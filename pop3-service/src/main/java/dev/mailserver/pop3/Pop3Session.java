@@ -17,9 +17,63 @@ public final class Pop3Session {
   private Maildrop maildrop;
   private boolean quit;
   private boolean closed;
+  /** TLS protects the connection: after STLS (RFC 2595 section 4) or from the start (POP3S, RFC 8314). */
+  private boolean tlsActive;
+  /** STLS was answered +OK: the connection must switch to TLS right after writing that reply. */
+  private boolean tlsRequested;
+  /** AUTH sent "+ " and waits for the client's response line (RFC 5034 section 4). */
+  private boolean saslPending;
 
   public Pop3State state() {
     return state;
+  }
+
+  public boolean tlsActive() {
+    return tlsActive;
+  }
+
+  /** STLS accepted (RFC 2595 section 4): the connection starts the handshake after the +OK. */
+  public void requestTls() {
+    requireState(Pop3State.AUTHORIZATION);
+    if (tlsActive) {
+      throw new IllegalStateException("TLS already active");
+    }
+    tlsRequested = true;
+  }
+
+  /** True once after {@link #requestTls()}: the caller performs the switch. */
+  public boolean takeTlsRequest() {
+    boolean r = tlsRequested;
+    tlsRequested = false;
+    return r;
+  }
+
+  /**
+   * TLS is now active. RFC 2595 section 4: the server "MUST discard any knowledge obtained from the
+   * client" before the TLS negotiation, so a USER name sent in the clear is forgotten (and the
+   * connection drops any command bytes pipelined behind STLS). The state stays AUTHORIZATION.
+   */
+  public void tlsStarted() {
+    tlsActive = true;
+    tlsRequested = false;
+    user = null;
+    saslPending = false;
+  }
+
+  /** AUTH answered "+ ": the next line is the client's SASL response, not a command. */
+  public void beginSasl() {
+    requireState(Pop3State.AUTHORIZATION);
+    user = null;
+    saslPending = true;
+  }
+
+  public boolean inSasl() {
+    return saslPending;
+  }
+
+  /** The SASL response arrived (or the exchange was cancelled): back to reading commands. */
+  public void endSasl() {
+    saslPending = false;
   }
 
   /** USER: remembers the name for the following PASS (RFC 1939 section 7). */
@@ -93,6 +147,7 @@ public final class Pop3Session {
   public Future<Void> closed() {
     closed = true;
     user = null;
+    saslPending = false;
     if (state != Pop3State.UPDATE) {
       return releaseLock();
     }

@@ -2,11 +2,16 @@ package dev.mailserver.pop3;
 
 import dev.mailserver.common.bus.MailstoreClient;
 import dev.mailserver.common.metrics.Meters;
+import dev.mailserver.common.security.LoginThrottle;
+import dev.mailserver.common.tls.TlsSupport;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.VerticleBase;
 import io.vertx.core.net.NetServer;
 import io.vertx.core.net.NetServerOptions;
+import io.vertx.core.net.NetSocket;
+import io.vertx.core.net.ServerSSLOptions;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,8 +20,16 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The POP3 server (RFC 1939, CAPA of RFC 2449, response codes of RFC 3206). Reads mail only through
- * the mailstore's event-bus API; holds no mail itself. {@code config()} is the whole system config.
+ * The POP3 server (RFC 1939, CAPA of RFC 2449, response codes of RFC 3206, STLS of RFC 2595, AUTH
+ * of RFC 5034) on {@code pop3.port}, and POP3 over implicit TLS (RFC 8314 section 3.3) on
+ * {@code pop3.pop3sPort}. Reads mail only through the mailstore's event-bus API; holds no mail
+ * itself. {@code config()} is the whole system config; the certificate comes from the top-level
+ * {@code tls} section through {@link TlsSupport}.
+ *
+ * <p>Connection limits ({@code pop3.maxConnections}, {@code pop3.maxConnectionsPerIp}) count both
+ * listeners together and are shared with the login throttle by all instances of the deployment
+ * ({@link ConnectionLimits}). A refused client gets {@code -ERR [SYS/TEMP] Too many connections}
+ * (RFC 3206 section 5: try later) instead of the greeting, and is closed.
  */
 public class Pop3Verticle extends VerticleBase {
 
@@ -31,9 +44,13 @@ public class Pop3Verticle extends VerticleBase {
   static final long RELEASE_WAIT_MS = 1_000;
 
   private final long shutdownGraceMs;
+  private final LoginThrottle.Settings throttleSettings;
   private final Set<Pop3Connection> connections = ConcurrentHashMap.newKeySet();
   private NetServer server;
+  private NetServer pop3sServer;
+  private ConnectionLimits limits;
   private volatile int actualPort = -1;
+  private volatile int actualPop3sPort = -1;
   private volatile boolean listening;
 
   public Pop3Verticle() {
@@ -42,7 +59,13 @@ public class Pop3Verticle extends VerticleBase {
 
   /** With another grace period: tests check the bound without waiting seconds. */
   Pop3Verticle(long shutdownGraceMs) {
+    this(shutdownGraceMs, LoginThrottle.Settings.defaults());
+  }
+
+  /** With other throttle settings: tests see delays and lockouts in milliseconds, not minutes. */
+  Pop3Verticle(long shutdownGraceMs, LoginThrottle.Settings throttleSettings) {
     this.shutdownGraceMs = shutdownGraceMs;
+    this.throttleSettings = throttleSettings;
   }
 
   @Override
@@ -56,8 +79,21 @@ public class Pop3Verticle extends VerticleBase {
     if (options.idleTimeoutSeconds() < Pop3Options.DEFAULT_IDLE_TIMEOUT_SECONDS) {
       log.warn("pop3.idleTimeoutSeconds {} is below the 10 minutes RFC 1939 section 3 asks for", options.idleTimeoutSeconds());
     }
+    if (!options.tlsEnabled() && !options.allowPlaintextAuth()) {
+      log.warn("tls.enabled is false and pop3.allowPlaintextAuth is false: no POP3 client can log in");
+    } else if (options.allowPlaintextAuth()) {
+      log.warn("pop3.allowPlaintextAuth is true: passwords may cross the network in the clear (RFC 8314 section 2)");
+    }
+    // TlsSupport reads files or generates a key pair (about a second): not on the event loop.
+    return vertx.executeBlocking(() -> TlsSupport.fromConfig(config()))
+        .compose(tls -> listen(options, tls));
+  }
+
+  private Future<?> listen(Pop3Options options, TlsSupport.Tls tls) {
     MailstoreClient store = new MailstoreClient(vertx, options.storeTimeoutMs());
     Pop3Metrics metrics = new Pop3Metrics(Meters.registry(vertx));
+    limits = ConnectionLimits.forDeployment(vertx, deploymentID(), throttleSettings);
+    ServerSSLOptions tlsOptions = tls.enabled() ? tls.serverOptions() : null;
     long idleTimeoutMs = options.idleTimeoutSeconds() * 1000L;
     // RFC 1939 section 3 autologout: Vert.x closes a connection without reads or writes for this long;
     // the close handler then releases the lock without entering UPDATE.
@@ -66,18 +102,57 @@ public class Pop3Verticle extends VerticleBase {
         .setPort(options.port())
         .setIdleTimeout(options.idleTimeoutSeconds())
         .setIdleTimeoutUnit(TimeUnit.SECONDS);
-    server = vertx.createNetServer(netOptions).connectHandler(socket -> {
-      Pop3Connection connection = new Pop3Connection(socket, new Pop3Handler(vertx, store, options, metrics), idleTimeoutMs);
-      // Tracked so that stop can wait until every session has released its maildrop lease.
-      connections.add(connection);
-      connection.finished().onComplete(ar -> connections.remove(connection));
-      connection.start();
-    });
-    return server.listen().onSuccess(s -> {
+    server = vertx.createNetServer(netOptions)
+        .connectHandler(socket -> accept(socket, false, options, store, metrics, tlsOptions, idleTimeoutMs));
+    Future<?> plain = server.listen().onSuccess(s -> {
       actualPort = s.actualPort();
-      listening = true;
       log.info("POP3 listening on {}:{}", options.host(), actualPort);
     });
+    if (!options.pop3sEnabled()) {
+      return plain.onSuccess(s -> listening = true);
+    }
+    // RFC 8314 section 3.3: POP3 over implicit TLS, TLS 1.2+ only (TlsSupport.PROTOCOLS, RFC 8996).
+    NetServerOptions tlsNetOptions = new NetServerOptions(netOptions)
+        .setPort(options.pop3sPort())
+        .setSsl(true)
+        .setKeyCertOptions(tls.keyCert().copy())
+        .setEnabledSecureTransportProtocols(TlsSupport.PROTOCOLS);
+    pop3sServer = vertx.createNetServer(tlsNetOptions)
+        .connectHandler(socket -> accept(socket, true, options, store, metrics, tlsOptions, idleTimeoutMs));
+    return plain
+        .compose(s -> pop3sServer.listen())
+        .onSuccess(s -> {
+          actualPop3sPort = s.actualPort();
+          listening = true;
+          log.info("POP3S listening on {}:{}", options.host(), actualPop3sPort);
+        })
+        .onFailure(t -> server.close());
+  }
+
+  /** A new connection: count it against the limits, or refuse it with -ERR [SYS/TEMP] and close. */
+  private void accept(NetSocket socket, boolean implicitTls, Pop3Options options, MailstoreClient store,
+                      Pop3Metrics metrics, ServerSSLOptions tlsOptions, long idleTimeoutMs) {
+    String ip = socket.remoteAddress() == null || socket.remoteAddress().hostAddress() == null
+        ? "" : socket.remoteAddress().hostAddress();
+    ConnectionLimits.Refusal refusal = limits.tryOpen(ip, options.maxConnections(), options.maxConnectionsPerIp());
+    if (refusal != null) {
+      metrics.connectionRejected(refusal == ConnectionLimits.Refusal.PER_IP);
+      log.debug("POP3 connection from {} refused: limit {}", ip, refusal);
+      socket.pause();
+      socket.write((refusal == ConnectionLimits.Refusal.PER_IP
+          ? Pop3Handler.TOO_MANY_CONNECTIONS_FROM_IP : Pop3Handler.TOO_MANY_CONNECTIONS).encode())
+          .onComplete(ar -> socket.close());
+      return;
+    }
+    Pop3Handler handler = new Pop3Handler(vertx, store, options, options.lockLeaseMs(), metrics, limits.throttle());
+    Pop3Connection connection = new Pop3Connection(socket, handler, idleTimeoutMs, tlsOptions, implicitTls);
+    // Tracked so that stop can wait until every session has released its maildrop lease.
+    connections.add(connection);
+    connection.finished().onComplete(ar -> {
+      connections.remove(connection);
+      limits.closed(ip);
+    });
+    connection.start();
   }
 
   /**
@@ -95,7 +170,12 @@ public class Pop3Verticle extends VerticleBase {
     if (server == null) {
       return Future.succeededFuture();
     }
-    return server.shutdown(shutdownGraceMs, TimeUnit.MILLISECONDS)
+    List<Future<Void>> shutdowns = new ArrayList<>();
+    shutdowns.add(server.shutdown(shutdownGraceMs, TimeUnit.MILLISECONDS));
+    if (pop3sServer != null) {
+      shutdowns.add(pop3sServer.shutdown(shutdownGraceMs, TimeUnit.MILLISECONDS));
+    }
+    return Future.join(shutdowns)
         .transform(ar -> {
           if (ar.failed()) {
             log.warn("POP3 server shutdown: {}", ar.cause().toString());
@@ -103,6 +183,7 @@ public class Pop3Verticle extends VerticleBase {
           List<Future<Void>> open = connections.stream().map(Pop3Connection::finished).toList();
           return bounded(Future.join(open), RELEASE_WAIT_MS);
         })
+        .onComplete(ar -> ConnectionLimits.forget(vertx, deploymentID()))
         .onComplete(ar -> log.info("POP3 stopped"));
   }
 
@@ -127,6 +208,16 @@ public class Pop3Verticle extends VerticleBase {
   /** The bound port (useful with port 0); -1 before start. */
   public int actualPort() {
     return actualPort;
+  }
+
+  /** The bound POP3S port (useful with port 0); -1 before start and when POP3S is off. */
+  public int actualPop3sPort() {
+    return actualPop3sPort;
+  }
+
+  /** Open connections of this instance (tests read their write-queue high-water marks). */
+  Set<Pop3Connection> connections() {
+    return connections;
   }
 
   /** True between a successful listen and the start of stop: the readiness check uses it. */

@@ -49,8 +49,9 @@ class Pop3DialogueTest {
       assertThat(c.readLine()).isEqualTo("+OK mail.example.test POP3 server ready");
       c.send("CAPA");
       assertThat(c.readLine()).isEqualTo("+OK Capability list follows");
+      // allowPlaintextAuth (TestServer's default): USER and SASL PLAIN offered; TLS is on: STLS too.
       assertThat(readMultiLine(c)).containsExactly("USER", "TOP", "UIDL", "RESP-CODES", "AUTH-RESP-CODE", "PIPELINING",
-          "IMPLEMENTATION mailserver-pop3");
+          "SASL PLAIN", "STLS", "IMPLEMENTATION mailserver-pop3");
       c.send("USER " + ALICE);
       assertThat(c.readLine()).startsWith("+OK");
       c.send("PASS " + ALICE_PASSWORD);

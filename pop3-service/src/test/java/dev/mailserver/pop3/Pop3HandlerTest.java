@@ -57,7 +57,7 @@ class Pop3HandlerTest {
     store.start().await();
     ids = List.of(put(M1), put(M2), put(M3));
     options = Pop3Options.fromConfig(new JsonObject().put("hostname", "mail.example.test")
-        .put("pop3", new JsonObject().put("storeTimeoutMs", 2000)));
+        .put("pop3", new JsonObject().put("storeTimeoutMs", 2000).put("allowPlaintextAuth", true)));
   }
 
   @AfterEach
@@ -84,7 +84,18 @@ class Pop3HandlerTest {
       "AUTHORIZATION | RSET                    | -ERR Command not valid in this state   | AUTHORIZATION",
       "AUTHORIZATION | NOOP                    | -ERR Command not valid in this state   | AUTHORIZATION",
       "AUTHORIZATION | APOP alice c4c9334bac56 | -ERR Unknown command                   | AUTHORIZATION",
-      "AUTHORIZATION | STLS                    | -ERR Unknown command                   | AUTHORIZATION",
+      "AUTHORIZATION | STLS                    | +OK Begin TLS negotiation              | AUTHORIZATION",
+      "AUTHORIZATION | STLS x                  | -ERR Syntax error                      | AUTHORIZATION",
+      "AUTHORIZATION | AUTH                    | +OK Supported mechanisms follow        | AUTHORIZATION",
+      "AUTHORIZATION | AUTH PLAIN              | +                                      | AUTHORIZATION",
+      "AUTHORIZATION | AUTH plain AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ= | +OK maildrop has 3 messages ( | TRANSACTION",
+      "AUTHORIZATION | AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdAB3cm9uZw== | -ERR [AUTH] Invalid credentials | AUTHORIZATION",
+      "AUTHORIZATION | AUTH PLAIN =            | -ERR Malformed PLAIN response          | AUTHORIZATION",
+      "AUTHORIZATION | AUTH PLAIN %%%%         | -ERR Invalid base64 data               | AUTHORIZATION",
+      "AUTHORIZATION | AUTH CRAM-MD5           | -ERR Unsupported authentication mechanism | AUTHORIZATION",
+      "AUTHORIZATION | AUTH PLAIN a b c        | -ERR Syntax error                      | AUTHORIZATION",
+      "TRANSACTION   | STLS                    | -ERR Command not valid in this state   | TRANSACTION",
+      "TRANSACTION   | AUTH PLAIN              | -ERR Command not valid in this state   | TRANSACTION",
       "AUTHORIZATION | ''                      | -ERR Unknown command                   | AUTHORIZATION",
       "AUTHORIZATION | QUIT                    | +OK mail.example.test POP3 server signing off | AUTHORIZATION",
       "USER_GIVEN    | PASS secret             | +OK maildrop has 3 messages (           | TRANSACTION",
@@ -169,7 +180,52 @@ class Pop3HandlerTest {
   void capaListsTheCapabilities() throws Exception {
     Pop3Handler h = handler();
     assertThat(text(call(h, "CAPA"))).isEqualTo("+OK Capability list follows\r\nUSER\r\nTOP\r\nUIDL\r\nRESP-CODES\r\n"
-        + "AUTH-RESP-CODE\r\nPIPELINING\r\nIMPLEMENTATION mailserver-pop3\r\n.\r\n");
+        + "AUTH-RESP-CODE\r\nPIPELINING\r\nSASL PLAIN\r\nSTLS\r\nIMPLEMENTATION mailserver-pop3\r\n.\r\n");
+  }
+
+  /**
+   * RFC 2595 sections 2.1 and 4 with the production default (no plaintext login): before TLS,
+   * CAPA hides USER and SASL and offers STLS, USER/PASS are refused with [AUTH]; after the switch
+   * (tlsStarted, as the connection calls it) it is the other way round.
+   */
+  @Test
+  void capaAndPlaintextGateFollowTheTlsState() throws Exception {
+    Pop3Options strict = Pop3Options.fromConfig(new JsonObject().put("hostname", "mail.example.test"));
+    Pop3Handler h = new Pop3Handler(vertx, new MailstoreClient(vertx, 2_000), strict);
+    assertThat(text(call(h, "CAPA"))).doesNotContain("USER").doesNotContain("SASL").contains("\r\nSTLS\r\n");
+    assertThat(status(call(h, "USER " + ALICE))).isEqualTo("-ERR [AUTH] Plaintext authentication disallowed without TLS, use STLS");
+    assertThat(status(call(h, "PASS " + ALICE_PASSWORD))).startsWith("-ERR [AUTH] Plaintext");
+    assertThat(status(call(h, "AUTH PLAIN"))).startsWith("-ERR [AUTH] Plaintext");
+    assertThat(status(call(h, "STLS"))).isEqualTo("+OK Begin TLS negotiation");
+    assertThat(h.takeTlsRequest()).isTrue();
+    assertThat(h.takeTlsRequest()).isFalse();
+    onContext(() -> {
+      h.tlsStarted();
+      return Future.succeededFuture();
+    });
+    assertThat(text(call(h, "CAPA"))).contains("\r\nUSER\r\n", "\r\nSASL PLAIN\r\n").doesNotContain("STLS");
+    assertThat(status(call(h, "STLS"))).isEqualTo("-ERR Command not permitted when TLS active");
+    call(h, "USER " + ALICE);
+    assertThat(status(call(h, "PASS " + ALICE_PASSWORD))).startsWith("+OK maildrop has 3 messages");
+    close(h);
+  }
+
+  /** A SASL exchange: "+ ", then the next line is the response; "*" cancels; then commands again. */
+  @Test
+  void saslContinuationTakesTheNextLine() throws Exception {
+    Pop3Handler h = handler();
+    assertThat(status(call(h, "AUTH PLAIN"))).isEqualTo("+ ");
+    assertThat(h.expectsSaslResponse()).isTrue();
+    assertThat(status(call(h, "*"))).isEqualTo("-ERR Authentication cancelled");
+    assertThat(h.expectsSaslResponse()).isFalse();
+    assertThat(status(call(h, "AUTH PLAIN"))).isEqualTo("+ ");
+    // A command-looking line inside the exchange is the response, not a command.
+    assertThat(status(call(h, "CAPA"))).isEqualTo("-ERR Malformed PLAIN response");
+    assertThat(status(call(h, "AUTH PLAIN"))).isEqualTo("+ ");
+    String response = java.util.Base64.getEncoder().encodeToString(("\0" + ALICE + "\0" + ALICE_PASSWORD)
+        .getBytes(StandardCharsets.UTF_8));
+    assertThat(status(call(h, response))).startsWith("+OK maildrop has 3 messages");
+    close(h);
   }
 
   @Test

@@ -20,6 +20,13 @@ class Pop3OptionsTest {
     assertThat(o.idleTimeoutSeconds()).isEqualTo(600);
     assertThat(o.lockLeaseSeconds()).isEqualTo(30);
     assertThat(o.lockLeaseMs()).isEqualTo(30_000);
+    assertThat(o.pop3sPort()).isEqualTo(2995);
+    assertThat(o.allowPlaintextAuth()).isFalse();
+    assertThat(o.maxConnections()).isEqualTo(1000);
+    assertThat(o.maxConnectionsPerIp()).isEqualTo(20);
+    assertThat(o.maxErrors()).isEqualTo(20);
+    assertThat(o.tlsEnabled()).isTrue();
+    assertThat(o.pop3sEnabled()).isTrue();
     assertThat(Pop3Options.fromConfig(null)).isEqualTo(o);
   }
 
@@ -27,10 +34,14 @@ class Pop3OptionsTest {
   void readsWholeSystemConfigIgnoringOtherSections() {
     JsonObject cfg = new JsonObject("""
         {"hostname":"mail.example.test","domains":["example.test"],
-         "pop3":{"host":"127.0.0.1","port":0,"storeTimeoutMs":500,"idleTimeoutSeconds":700,"lockLeaseSeconds":5},
+         "pop3":{"host":"127.0.0.1","port":0,"storeTimeoutMs":500,"idleTimeoutSeconds":700,"lockLeaseSeconds":5,
+                 "pop3sPort":-1,"allowPlaintextAuth":true,"maxConnections":7,"maxConnectionsPerIp":3,"maxErrors":4},
+         "tls":{"enabled":false,"certPath":"","keyPath":""},
          "smtp":{"port":"whatever"}}""");
     Pop3Options o = Pop3Options.fromConfig(cfg);
-    assertThat(o).isEqualTo(new Pop3Options("mail.example.test", "127.0.0.1", 0, 500, 700, 5));
+    assertThat(o).isEqualTo(new Pop3Options("mail.example.test", "127.0.0.1", 0, -1, 500, 700, 5, true, 7, 3, 4, false));
+    assertThat(o.pop3sEnabled()).isFalse();
+    assertThat(o.plaintextAuthAllowed(false)).isTrue();
     assertThat(o.lockLeaseMs()).isEqualTo(5_000);
   }
 
@@ -59,6 +70,15 @@ class Pop3OptionsTest {
       "{\"pop3\":{\"host\":\"\"}}               | pop3.host",
       "{\"pop3\":{\"host\":5}}                  | pop3.host",
       "{\"pop3\":42}                            | pop3",
+      "{\"pop3\":{\"pop3sPort\":-2}}           | pop3.pop3sPort",
+      "{\"pop3\":{\"pop3sPort\":65536}}        | pop3.pop3sPort",
+      "{\"pop3\":{\"allowPlaintextAuth\":\"yes\"}} | pop3.allowPlaintextAuth",
+      "{\"pop3\":{\"maxConnections\":0}}       | pop3.maxConnections",
+      "{\"pop3\":{\"maxConnectionsPerIp\":0}}  | pop3.maxConnectionsPerIp",
+      "{\"pop3\":{\"maxErrors\":0}}            | pop3.maxErrors",
+      "{\"pop3\":{\"maxErrors\":10001}}        | pop3.maxErrors",
+      "{\"tls\":{\"enabled\":\"no\"}}           | tls.enabled",
+      "{\"tls\":true}                           | tls",
       "{\"hostname\":\"two words\"}             | hostname",
   })
   void rejectsBadValuesWithClearMessage(String json, String mentions) {

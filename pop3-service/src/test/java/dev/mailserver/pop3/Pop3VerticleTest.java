@@ -29,6 +29,8 @@ class Pop3VerticleTest {
     logger.addAppender(appender);
     try (TestServer server = TestServer.start()) {
       assertThat(server.port).isPositive();
+      // TestServer turns POP3S off (pop3sPort -1).
+      assertThat(server.verticle.actualPop3sPort()).isEqualTo(-1);
       assertThat(appender.list).extracting(ILoggingEvent::getFormattedMessage)
           .contains("POP3 listening on 127.0.0.1:" + server.port);
       try (LineClient c = new LineClient("127.0.0.1", server.port)) {
@@ -66,7 +68,8 @@ class Pop3VerticleTest {
   void failedListenIsNotListening() {
     try (TestServer first = TestServer.start()) {
       Pop3Verticle second = new Pop3Verticle();
-      JsonObject cfg = new JsonObject().put("pop3", new JsonObject().put("host", "127.0.0.1").put("port", first.port));
+      JsonObject cfg = new JsonObject().put("pop3", new JsonObject().put("host", "127.0.0.1").put("port", first.port)
+          .put("pop3sPort", -1));
       // Vert.x shares a port between servers of one Vert.x instance, so bind from another one.
       Vertx other = Vertx.vertx();
       try {

@@ -25,6 +25,8 @@ final class TestServer implements AutoCloseable {
   /** Null when started without a store. */
   final FakeMailstore store;
   final int port;
+  /** -1 when POP3S is off. */
+  final int pop3sPort;
   final Pop3Verticle verticle;
   final String deploymentId;
 
@@ -34,18 +36,29 @@ final class TestServer implements AutoCloseable {
     this.verticle = verticle;
     this.deploymentId = deploymentId;
     this.port = verticle.actualPort();
+    this.pop3sPort = verticle.actualPop3sPort();
   }
 
   static TestServer start() {
     return start(new JsonObject(), true);
   }
 
-  /** @param pop3 entries merged into the "pop3" config section */
+  /**
+   * @param pop3 entries merged into the "pop3" config section. The defaults here differ from the
+   *             production defaults in two ways: plaintext login is allowed (most dialogue tests are
+   *             about other rules and speak plain text) and the POP3S listener is off (no fixed
+   *             port). Tests of those rules set them explicitly.
+   */
   static TestServer start(JsonObject pop3, boolean withStore) {
     return start(pop3, withStore, new Pop3Verticle());
   }
 
   static TestServer start(JsonObject pop3, boolean withStore, Pop3Verticle verticle) {
+    return start(pop3, new JsonObject(), withStore, verticle);
+  }
+
+  /** @param root entries merged into the top level of the config (e.g. "tls") */
+  static TestServer start(JsonObject pop3, JsonObject root, boolean withStore, Pop3Verticle verticle) {
     Vertx vertx = Vertx.vertx();
     try {
       FakeMailstore store = null;
@@ -53,12 +66,14 @@ final class TestServer implements AutoCloseable {
         store = new FakeMailstore(vertx).addAccount(ALICE, ALICE_PASSWORD).addAccount(BOB, BOB_PASSWORD);
         store.start().await();
       }
-      JsonObject section = new JsonObject().put("host", "127.0.0.1").put("port", 0).mergeIn(pop3);
+      JsonObject section = new JsonObject().put("host", "127.0.0.1").put("port", 0)
+          .put("allowPlaintextAuth", true).put("pop3sPort", -1).mergeIn(pop3);
       JsonObject config = new JsonObject()
           .put("hostname", HOSTNAME)
           .put("domains", new JsonArray().add("example.test"))
           .put("pop3", section)
-          .put("smtp", new JsonObject().put("port", 2525));
+          .put("smtp", new JsonObject().put("port", 2525))
+          .mergeIn(root);
       String id = vertx.deployVerticle(verticle, new DeploymentOptions().setConfig(config)).await();
       return new TestServer(vertx, store, verticle, id);
     } catch (RuntimeException e) {

@@ -31,28 +31,43 @@ public final class DotEncoder {
     return e.encode(content).appendBuffer(e.finish());
   }
 
-  /** Stuffs one chunk of the data. */
+  /**
+   * Stuffs one chunk of the data. Works on a copy of the chunk as a byte array: the connection
+   * feeds slices of at most 64 KiB, and an array scan is several times faster than
+   * {@code Buffer.getByte} per octet on messages of tens of megabytes.
+   */
   public Buffer encode(Buffer chunk) {
     if (finished) {
       throw new IllegalStateException("already finished");
     }
-    int len = chunk.length();
-    Buffer out = Buffer.buffer(len + 16);
-    int segStart = 0;
-    for (int i = 0; i < len; i++) {
-      byte b = chunk.getByte(i);
-      if (atLineStart && b == DOT) {
-        // Copy up to this dot, add the stuffing dot; the original dot starts the next segment.
-        out.appendBuffer(chunk, segStart, i - segStart).appendByte(DOT);
-        segStart = i;
-      }
-      atLineStart = b == LF;
-      beforeLast = last;
-      last = b;
-      seenAny = true;
+    byte[] in = chunk.getBytes();
+    int len = in.length;
+    if (len == 0) {
+      return Buffer.buffer(0);
     }
-    out.appendBuffer(chunk, segStart, len - segStart);
-    return out;
+    int extra = 0;
+    boolean lineStart = atLineStart;
+    for (byte b : in) {
+      if (lineStart && b == DOT) {
+        extra++;
+      }
+      lineStart = b == LF;
+    }
+    byte[] out = new byte[len + extra];
+    int o = 0;
+    lineStart = atLineStart;
+    for (byte b : in) {
+      if (lineStart && b == DOT) {
+        out[o++] = DOT;
+      }
+      out[o++] = b;
+      lineStart = b == LF;
+    }
+    atLineStart = lineStart;
+    beforeLast = len >= 2 ? in[len - 2] : last;
+    last = in[len - 1];
+    seenAny = true;
+    return Buffer.buffer(out);
   }
 
   /** The final CRLF if the data did not end with one, then the ".CRLF" terminator. */

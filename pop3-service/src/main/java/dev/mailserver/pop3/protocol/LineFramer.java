@@ -26,7 +26,7 @@ public final class LineFramer {
   private static final byte LF = '\n';
   private static final byte CR = '\r';
 
-  private final int maxLineLength;
+  private int maxLineLength;
   private Buffer buf = Buffer.buffer();
   private int start;
   private int scanFrom;
@@ -37,6 +37,22 @@ public final class LineFramer {
       throw new IllegalArgumentException("maxLineLength must be at least 2");
     }
     this.maxLineLength = maxLineLength;
+  }
+
+  /**
+   * Changes the limit for the lines not handed out yet. A SASL client response may be longer than
+   * a command line (RFC 5034 section 4: responses are as long as the mechanism needs), so the
+   * connection raises the limit while an AUTH exchange waits for one.
+   */
+  public void setMaxLineLength(int maxLineLength) {
+    if (maxLineLength < 2) {
+      throw new IllegalArgumentException("maxLineLength must be at least 2");
+    }
+    this.maxLineLength = maxLineLength;
+  }
+
+  public int maxLineLength() {
+    return maxLineLength;
   }
 
   public void feed(Buffer data) {

@@ -42,10 +42,17 @@ public record Pop3Command(String keyword, Optional<Pop3Verb> verb, List<String> 
     return args.get(i);
   }
 
-  /** Safe for logs: never shows a password. */
+  /** Safe for logs: never shows a password (PASS, or the initial response of AUTH, RFC 5034). */
   @Override
   public String toString() {
-    return verb.map(v -> v == Pop3Verb.PASS ? "PASS ****" : v + (args.isEmpty() ? "" : " " + String.join(" ", args)))
-        .orElse("unknown command");
+    return verb.map(v -> {
+      if (v == Pop3Verb.PASS) {
+        return "PASS ****";
+      }
+      if (v == Pop3Verb.AUTH && args.size() > 1) {
+        return "AUTH " + args.get(0) + " ****";
+      }
+      return v + (args.isEmpty() ? "" : " " + String.join(" ", args));
+    }).orElse("unknown command");
   }
 }

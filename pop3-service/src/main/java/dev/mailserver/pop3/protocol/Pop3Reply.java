@@ -89,6 +89,26 @@ public sealed interface Pop3Reply {
     }
   }
 
+  /**
+   * A SASL continuation (RFC 5034 section 4): {@code "+" SP base64-challenge}. PLAIN sends an empty
+   * challenge, so the line is {@code "+ "} and the client answers with its base64 response line.
+   */
+  record Continue(String challenge) implements Pop3Reply {
+    public Continue {
+      challenge = clean(challenge);
+    }
+
+    @Override
+    public Buffer encode() {
+      return Buffer.buffer(statusLine(), StandardCharsets.US_ASCII.name());
+    }
+
+    @Override
+    public String statusLine() {
+      return "+ " + challenge + "\r\n";
+    }
+  }
+
   /** The bytes to write. */
   Buffer encode();
 
@@ -109,6 +129,10 @@ public sealed interface Pop3Reply {
 
   static Pop3Reply err(RespCode code, String text) {
     return new Err(Optional.of(code), text);
+  }
+
+  static Pop3Reply challenge(String base64) {
+    return new Continue(base64);
   }
 
   static Pop3Reply multiLine(String text, Buffer content) {

@@ -9,7 +9,9 @@ import java.util.Set;
 /**
  * Every command this server knows, with the states it is valid in and its argument count.
  * APOP is deliberately absent: it needs the plaintext password on the server, and passwords are
- * stored hashed (RFC 1939 section 7 makes APOP optional). STLS and AUTH (SASL) are not offered either.
+ * stored hashed (RFC 1939 section 7 makes APOP optional). Whether USER/PASS, AUTH PLAIN and STLS
+ * may run on a given connection (TLS active, plaintext allowed) is the handler's decision, not the
+ * table's: the table only knows states and argument counts.
  */
 public enum Pop3Verb {
   USER(Pop3State.AUTHORIZATION, 1, 1),
@@ -25,7 +27,14 @@ public enum Pop3Verb {
   TOP(Pop3State.TRANSACTION, 2, 2),
   UIDL(Pop3State.TRANSACTION, 0, 1),
   /** RFC 2449 section 5: CAPA is valid in every state. */
-  CAPA(EnumSet.of(Pop3State.AUTHORIZATION, Pop3State.TRANSACTION), 0, 0);
+  CAPA(EnumSet.of(Pop3State.AUTHORIZATION, Pop3State.TRANSACTION), 0, 0),
+  /** RFC 2595 section 4: "Only permitted in AUTHORIZATION state". */
+  STLS(Pop3State.AUTHORIZATION, 0, 0),
+  /**
+   * RFC 5034 section 4: {@code AUTH mechanism [initial-response]}. Without arguments it lists the
+   * mechanisms (the RFC 1734-era probe some clients still send; Dovecot answers it the same way).
+   */
+  AUTH(Pop3State.AUTHORIZATION, 0, 2);
 
   private final Set<Pop3State> states;
   private final int minArgs;

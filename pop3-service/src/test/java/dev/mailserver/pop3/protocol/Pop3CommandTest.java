@@ -31,8 +31,11 @@ class Pop3CommandTest {
       "\"CAPA\",                    CAPA, \"\"",
       "\"QUIT\",                    QUIT, \"\"",
       "\"APOP alice 1234\",         UNKNOWN, alice|1234",
-      "\"STLS\",                    UNKNOWN, \"\"",
-      "\"AUTH PLAIN\",              UNKNOWN, PLAIN",
+      "\"STLS\",                    STLS, \"\"",
+      "\"stls\",                    STLS, \"\"",
+      "\"AUTH PLAIN\",              AUTH, PLAIN",
+      "\"AUTH PLAIN AGEAYg==\",     AUTH, PLAIN|AGEAYg==",
+      "\"AUTH\",                    AUTH, \"\"",
       "\"STATS\",                   UNKNOWN, \"\"",
       "\"\",                        UNKNOWN, \"\"",
       "\" STAT\",                   UNKNOWN, STAT",
@@ -48,5 +51,8 @@ class Pop3CommandTest {
   void passwordNeverShowsInToString() {
     assertThat(Pop3Command.parse("PASS topsecret").toString()).doesNotContain("topsecret");
     assertThat(Pop3Command.parse("RETR 1").toString()).isEqualTo("RETR 1");
+    // AUTH's initial response is base64 of the password (RFC 4616): masked too.
+    assertThat(Pop3Command.parse("AUTH PLAIN AGFsaWNlAHNlY3JldA==").toString()).isEqualTo("AUTH PLAIN ****");
+    assertThat(Pop3Command.parse("AUTH PLAIN").toString()).isEqualTo("AUTH PLAIN");
   }
 }
