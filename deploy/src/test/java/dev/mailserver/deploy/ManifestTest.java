@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.TextNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import dev.mailserver.deploy.Main.Role;
 import io.vertx.core.json.JsonObject;
@@ -50,11 +51,14 @@ class ManifestTest {
 
   /**
    * Container port name -> the config key of the port it must equal. Every container port must
-   * have one of these names: a new listener (submission, SMTPS, POP3S) adds its name and key here.
+   * have one of these names: a new listener adds its name and key here.
    */
   static final Map<String, String> PORT_KEYS = orderedMap(
       "smtp", "smtp.port",
+      "submission", "smtp.submissionPort",
+      "smtps", "smtp.smtpsPort",
       "pop3", "pop3.port",
+      "pop3s", "pop3.pop3sPort",
       "http", "http.port",
       "management", "management.port",
       "hazelcast", "cluster.port",
@@ -63,11 +67,23 @@ class ManifestTest {
   /** Ports reachable only from the mail pods themselves. */
   static final Set<String> CLUSTER_PORTS = Set.of("hazelcast", "eventbus");
 
-  /** The port each role listens on, by container port name. */
-  static final Map<Role, String> ROLE_PORT = new EnumMap<>(Map.of(Role.SMTP, "smtp", Role.POP3, "pop3", Role.MAILSTORE, "http"));
+  /** The ports each role listens on, by container port name. */
+  static final Map<Role, List<String>> ROLE_PORTS = new EnumMap<>(Map.of(
+      Role.SMTP, List.of("smtp", "submission", "smtps"),
+      Role.POP3, List.of("pop3", "pop3s"),
+      Role.MAILSTORE, List.of("http")));
 
-  /** Well-known ports the Services publish (RFC 5321, RFC 1939). */
-  static final Map<String, Integer> SERVICE_PORTS = Map.of("smtp", 25, "pop3", 110);
+  /** Roles whose ports a LoadBalancer publishes to mail clients and other servers. */
+  static final Set<Role> PUBLIC_ROLES = Set.of(Role.SMTP, Role.POP3);
+
+  /** Well-known ports the Services publish (RFC 5321, RFC 6409, RFC 8314, RFC 1939). */
+  static final Map<String, Integer> SERVICE_PORTS = Map.of("smtp", 25, "submission", 587, "smtps", 465, "pop3", 110, "pop3s", 995);
+
+  /** Roles that speak TLS (STARTTLS, STLS, implicit TLS) and read the top-level tls section. */
+  static final Map<Role, String> TLS_ROLE_SECTION = new EnumMap<>(Map.of(Role.SMTP, "smtp", Role.POP3, "pop3"));
+
+  /** Config key -> the key of a kubernetes.io/tls Secret that must back that file. */
+  static final Map<String, String> TLS_FILES = orderedMap("tls.certPath", "tls.crt", "tls.keyPath", "tls.key");
 
   static final Set<String> WORKLOAD_KINDS = Set.of("Deployment", "StatefulSet", "DaemonSet");
 
@@ -258,7 +274,7 @@ class ManifestTest {
             .as(e.where() + " containerPort " + name + " = " + PORT_KEYS.get(name))
             .isEqualTo(e.num(PORT_KEYS.get(name))));
         Set<String> required = new LinkedHashSet<>();
-        e.roles().forEach(r -> required.add(ROLE_PORT.get(r)));
+        e.roles().forEach(r -> required.addAll(ROLE_PORTS.get(r)));
         required.add("management");
         required.addAll(CLUSTER_PORTS);
         assertThat(ports.keySet()).as(e.where() + " exposes the ports of its roles").containsAll(required);
@@ -285,13 +301,25 @@ class ManifestTest {
         }
       }
     }
-    // SMTP is published to the Internet.
-    Workload smtp = workloadWith(Role.SMTP);
-    assertThat(docsOf("Service").stream().filter(s -> s.node().path("spec").path("type").asText().equals("LoadBalancer"))
-        .filter(s -> smtp.labels().entrySet().containsAll(labels(s.node().path("spec").path("selector")).entrySet()))
-        .flatMap(s -> list(s.node().path("spec").path("ports")).stream())
-        .anyMatch(p -> p.path("port").asInt() == 25))
-        .as("a LoadBalancer Service publishes SMTP on 25").isTrue();
+    // SMTP and POP3 are published to the Internet, every listener on its well-known port.
+    for (Role role : PUBLIC_ROLES) {
+      Workload w = workloadWith(role);
+      List<Doc> balancers = docsOf("Service").stream().filter(s -> s.node().path("spec").path("type").asText().equals("LoadBalancer"))
+          .filter(s -> w.labels().entrySet().containsAll(labels(s.node().path("spec").path("selector")).entrySet())).toList();
+      for (Doc lb : balancers) {
+        // maxConnectionsPerIp and the login throttle count per client address: no SNAT to a node's.
+        assertThat(lb.node().path("spec").path("externalTrafficPolicy").asText()).as(lb + " externalTrafficPolicy").isEqualTo("Local");
+      }
+      for (String name : ROLE_PORTS.get(role)) {
+        Optional<Integer> container = resolvePort(w, new TextNode(name));
+        assertThat(container).as(w + " container port " + name).isPresent();
+        int wellKnown = SERVICE_PORTS.get(name);
+        assertThat(balancers.stream().flatMap(s -> list(s.node().path("spec").path("ports")).stream())
+            .anyMatch(p -> p.path("port").asInt() == wellKnown
+                && resolvePort(w, p.has("targetPort") ? p.path("targetPort") : p.path("port")).equals(container)))
+            .as("a LoadBalancer Service publishes " + name + " of " + w + " on " + wellKnown).isTrue();
+      }
+    }
     // Hazelcast discovery: every member, ready or not.
     Doc headless = headlessService();
     assertThat(headless.node().path("spec").path("publishNotReadyAddresses").asBoolean()).as(headless + " publishNotReadyAddresses").isTrue();
@@ -343,6 +371,84 @@ class ManifestTest {
         }
       }
     }
+  }
+
+  // ---------------------------------------------------------------- TLS
+
+  @Test
+  void tlsListenersUseTheMountedSecretAndRefusePlaintextLogins() {
+    int checked = 0;
+    for (Workload w : workloads) {
+      for (JsonNode c : w.containers()) {
+        Effective e = effective(w, c);
+        List<Role> tlsRoles = e.roles().stream().filter(TLS_ROLE_SECTION::containsKey).toList();
+        if (tlsRoles.isEmpty()) {
+          continue;
+        }
+        checked++;
+        for (Role r : tlsRoles) {
+          String key = TLS_ROLE_SECTION.get(r) + ".allowPlaintextAuth";
+          assertThat(at(e.config(), key)).as(e.where() + " " + key + " (no password before STARTTLS/STLS)").isEqualTo(false);
+        }
+        assertThat(at(e.config(), "tls.enabled")).as(e.where() + " tls.enabled (else no SMTPS/POP3S listener)").isEqualTo(true);
+        TLS_FILES.forEach((configKey, secretKey) -> {
+          String path = (String) at(e.config(), configKey);
+          // Empty: every replica would generate a self-signed certificate of its own.
+          assertThat(path).as(e.where() + " " + configKey).isNotBlank();
+          assertThat(Path.of(path)).as(e.where() + " " + configKey).isAbsolute();
+          tlsSecretFile(w, c, e.where() + " " + configKey + " " + path, Path.of(path), secretKey);
+        });
+      }
+    }
+    assertThat(checked).as("containers running SMTP or POP3").isPositive();
+  }
+
+  /**
+   * Asserts that {@code file} is the key {@code secretKey} of a kubernetes.io/tls Secret in
+   * deploy/k8s, mounted read-only in container {@code c} and readable by its user.
+   */
+  static void tlsSecretFile(Workload w, JsonNode c, String what, Path file, String secretKey) {
+    JsonNode mount = list(c.path("volumeMounts")).stream()
+        .filter(m -> file.startsWith(Path.of(m.path("mountPath").asText())))
+        .max((a, b) -> Integer.compare(a.path("mountPath").asText().length(), b.path("mountPath").asText().length()))
+        .orElseThrow(() -> new AssertionError(what + " is on no volume mount"));
+    Path mountPath = Path.of(mount.path("mountPath").asText());
+    String rel;
+    if (mount.has("subPath")) {
+      assertThat(file).as(what + ": subPath mount " + mountPath).isEqualTo(mountPath);
+      rel = mount.path("subPath").asText();
+    } else {
+      rel = mountPath.relativize(file).toString();
+    }
+    assertThat(rel).as(what + ": a file below mount " + mountPath + ", not the mount itself").isNotEmpty();
+    assertThat(mount.path("readOnly").asBoolean()).as(what + ": mount " + mountPath + " readOnly").isTrue();
+    String volumeName = mount.path("name").asText();
+    JsonNode volume = list(w.podSpec().path("volumes")).stream()
+        .filter(v -> v.path("name").asText().equals(volumeName)).findFirst()
+        .orElseThrow(() -> new AssertionError(what + ": no volume " + volumeName + " in " + w));
+    JsonNode secret = volume.path("secret");
+    assertThat(secret.isMissingNode()).as(what + ": mounted from volume " + volumeName + " (at " + mountPath + "), not from a Secret volume").isFalse();
+    assertThat(secret.path("optional").asBoolean(false)).as(what + ": Secret volume " + volumeName + " optional").isFalse();
+    String key = rel;
+    JsonNode item = null;
+    if (secret.has("items")) {
+      String r = rel;
+      item = list(secret.path("items")).stream().filter(i -> i.path("path").asText().equals(r)).findFirst()
+          .orElseThrow(() -> new AssertionError(what + ": Secret volume " + volumeName + " has no item at " + r));
+      key = item.path("key").asText();
+    }
+    assertThat(key).as(what + ": key of Secret volume " + volumeName).isEqualTo(secretKey);
+    String secretName = secret.path("secretName").asText();
+    Doc doc = docsOf("Secret").stream().filter(d -> d.name().equals(secretName)).findFirst()
+        .orElseThrow(() -> new AssertionError(what + ": Secret " + secretName + " is not in deploy/k8s"));
+    assertThat(doc.node().path("type").asText()).as(doc + " type").isEqualTo("kubernetes.io/tls");
+    assertThat(allKeys("Secret", secretName)).as(doc + " keys").containsKey(secretKey);
+    // The files belong to root; the server runs as runAsUser and reads them through fsGroup or "other".
+    int mode = item != null && item.has("mode") ? item.path("mode").asInt() : secret.path("defaultMode").asInt(0644);
+    JsonNode fsGroup = w.podSpec().path("securityContext").path("fsGroup");
+    boolean readable = (mode & 04) != 0 || (fsGroup.canConvertToLong() && (mode & 040) != 0);
+    assertThat(readable).as(what + ": mode 0" + Integer.toOctalString(mode) + ", fsGroup " + fsGroup
+        + ": readable by uid " + runAsUser(w, c)).isTrue();
   }
 
   // ---------------------------------------------------------------- pod hardening, lifecycle
@@ -584,13 +690,17 @@ class ManifestTest {
     List<Integer> exposed = runtime.stream().filter(i -> i[0].equals("EXPOSE"))
         .flatMap(i -> java.util.Arrays.stream(i[1].trim().split("\\s+")))
         .map(p -> Integer.parseInt(p.replaceFirst("/.*$", ""))).toList();
-    for (String key : List.of("smtp.port", "pop3.port", "http.port", "management.port", "cluster.port", "cluster.eventBus.port")) {
+    for (String key : PORT_KEYS.values()) {
       String[] path = key.split("\\.");
       JsonObject section = defaults;
       for (int i = 0; i < path.length - 1; i++) {
         section = section.getJsonObject(path[i]);
       }
-      assertThat(exposed).as("EXPOSE " + key).contains(section.getInteger(path[path.length - 1]));
+      int port = section.getInteger(path[path.length - 1]);
+      if (port == -1) {
+        continue; // listener off
+      }
+      assertThat(exposed).as("EXPOSE " + key).contains(port);
     }
     String volumes = runtime.stream().filter(i -> i[0].equals("VOLUME")).map(i -> i[1]).reduce("", String::concat);
     assertThat(volumes).as("VOLUME covers dataDir").contains(defaults.getString("dataDir"));
