@@ -12,7 +12,9 @@ import java.util.Locale;
  * 	for &lt;rcpt&gt;; Sat, 21 Nov 2026 10:00:00 +0000
  * </pre>
  * The "for" clause only names a single recipient: listing several would disclose Bcc recipients.
- * The with-protocol is SMTP/ESMTP (RFC 3848) or UTF8SMTP (RFC 6531 section 4.3).
+ * The with-protocol (RFC 5321 section 4.4 "Protocol" clause) is SMTP or ESMTP, with the RFC 3848
+ * suffixes S (TLS) and A (authenticated): ESMTPS, ESMTPA, ESMTPSA; with SMTPUTF8 the RFC 6531
+ * section 3.7.3 values UTF8SMTP, UTF8SMTPS, UTF8SMTPA, UTF8SMTPSA.
  */
 final class ReceivedHeader {
   /** RFC 5322 section 3.3 date-time, numeric zone. */
@@ -21,10 +23,20 @@ final class ReceivedHeader {
   private ReceivedHeader() {}
 
   static String protocol(boolean ehlo, boolean smtputf8) {
+    return protocol(ehlo, smtputf8, false, false);
+  }
+
+  /**
+   * @param ehlo     the session used EHLO (HELO gives plain "SMTP"; RFC 3848 has no TLS/AUTH forms of it)
+   * @param smtputf8 the transaction used SMTPUTF8 (which needs EHLO)
+   * @param tls      TLS was active (RFC 3848 "S")
+   * @param auth     the client had authenticated (RFC 3848 "A")
+   */
+  static String protocol(boolean ehlo, boolean smtputf8, boolean tls, boolean auth) {
     if (!ehlo) {
       return "SMTP";
     }
-    return smtputf8 ? "UTF8SMTP" : "ESMTP";
+    return (smtputf8 ? "UTF8SMTP" : "ESMTP") + (tls ? "S" : "") + (auth ? "A" : "");
   }
 
   static String format(String helo, String clientIp, String hostname, String protocol, String queueId,

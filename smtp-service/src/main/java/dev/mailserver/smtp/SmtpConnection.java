@@ -1,9 +1,11 @@
 package dev.mailserver.smtp;
 
-import dev.mailserver.smtp.protocol.DataDecoder;
+import dev.mailserver.smtp.protocol.BdatChunk;
+import dev.mailserver.smtp.protocol.ContentSink;
 import dev.mailserver.smtp.protocol.LineFramer;
 import dev.mailserver.smtp.protocol.SmtpReply;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.net.NetSocket;
@@ -13,14 +15,21 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Socket glue: moves bytes between a NetSocket and an {@link SmtpHandler}. Input goes to the
- * {@link LineFramer} in command mode and to the handler's {@link DataDecoder} in DATA mode; the
- * bytes after a command line or after CRLF.CRLF stay queued for whichever mode comes next.
+ * Socket glue: moves bytes between a transport (a NetSocket) and an {@link SmtpHandler}. Input
+ * goes to the {@link LineFramer} in command mode and to the handler's {@link ContentSink} (the
+ * DATA decoder or a BDAT chunk) in content mode; the bytes after a command line or after the end
+ * of the content stay queued for whichever mode comes next.
  *
  * <p>One command in flight: while a reply is pending the socket is paused, so pipelined commands
  * (RFC 2920) are answered in order and a slow mailstore stops reads at TCP level. The same happens
  * when the client does not read our replies (write queue full). All callbacks run on the
  * connection's event loop; nothing here blocks.
+ *
+ * <p>STARTTLS (RFC 3207 section 4.2, the "STARTTLS command injection" bug class, CVE-2011-0411):
+ * when the handler accepts STARTTLS, the 220 is written and the socket switches to TLS; every
+ * byte the client sent after the STARTTLS line in plaintext (queued here, or delivered before
+ * the handshake completed) is dropped, never executed, and a fresh line framer starts on the
+ * decrypted stream.
  *
  * <p>Shutdown: {@code NetServer.shutdown(grace)} calls the socket's shutdown handler; the handler
  * decides whether the session ends now (421) or may finish its transaction first. Vert.x closes
@@ -30,10 +39,11 @@ final class SmtpConnection {
   private static final Logger log = LoggerFactory.getLogger(SmtpConnection.class);
 
   private final Vertx vertx;
-  private final NetSocket socket;
+  private final SmtpTransport transport;
   private final SmtpHandler handler;
   private final long idleTimeoutMs;
-  private final LineFramer framer = new LineFramer(SmtpHandler.MAX_COMMAND_LINE);
+  private final Promise<Void> closedPromise = Promise.promise();
+  private LineFramer framer = new LineFramer(SmtpHandler.MAX_COMMAND_LINE);
   /** Received but not yet consumed; the head is consumed from {@link #headPos}. */
   private final ArrayDeque<Buffer> input = new ArrayDeque<>();
   private int headPos;
@@ -41,12 +51,20 @@ final class SmtpConnection {
   private boolean writeBlocked;
   private boolean paused;
   private boolean closed;
+  /** Between the accepted STARTTLS and the end of the handshake: input is plaintext to drop. */
+  private boolean upgrading;
+  private long droppedPlaintext;
   private long lastActivity;
   private long idleTimer = -1;
+  /** Commands and content ends handed to the handler, and what became of them (for tests). */
+  long dispatched;
+  long answered;
+  long deferred;
+  long chunkEnds;
 
-  SmtpConnection(Vertx vertx, NetSocket socket, SmtpHandler handler, long idleTimeoutMs) {
+  SmtpConnection(Vertx vertx, SmtpTransport transport, SmtpHandler handler, long idleTimeoutMs) {
     this.vertx = vertx;
-    this.socket = socket;
+    this.transport = transport;
     this.handler = handler;
     this.idleTimeoutMs = idleTimeoutMs;
   }
@@ -56,15 +74,22 @@ final class SmtpConnection {
     return a == null || a.hostAddress() == null ? "" : a.hostAddress();
   }
 
+  /** Nothing to do until the client sends more (or the connection is closed): for tests. */
+  boolean idle() {
+    return closed || (!inFlight && !upgrading && !writeBlocked && input.isEmpty()
+        && (handler.contentSink() == null || !handler.contentSink().isDone()));
+  }
+
+  /** Completes when the connection has closed (for the connection limits). */
+  Future<Void> closed() {
+    return closedPromise.future();
+  }
+
   void start() {
-    socket.handler(this::onData);
-    socket.closeHandler(v -> onClosed());
-    socket.shutdownHandler(v -> shutdown());
-    socket.exceptionHandler(t -> {
+    transport.handlers(this::onData, v -> onClosed(), v -> shutdown(), t -> {
       log.debug("connection error from {}: {}", handler.session().clientIp(), t.toString());
-      socket.close();
-    });
-    socket.drainHandler(v -> {
+      transport.close();
+    }, v -> {
       writeBlocked = false;
       process();
     });
@@ -86,6 +111,12 @@ final class SmtpConnection {
     SmtpReply bye = handler.onShutdown();
     if (bye != null) {
       log.debug("shutdown: closing idle session from {}", handler.session().clientIp());
+      if (upgrading) {
+        // Mid-handshake a reply cannot be delivered readably: just close.
+        closed = true;
+        transport.close();
+        return;
+      }
       write(bye);
     }
   }
@@ -95,6 +126,12 @@ final class SmtpConnection {
       return;
     }
     touch();
+    if (upgrading) {
+      // Plaintext that arrived after STARTTLS and before the handshake finished: the client
+      // pipelined it behind STARTTLS, which RFC 3207 section 4.2 says must not be acted upon.
+      droppedPlaintext += chunk.length();
+      return;
+    }
     if (chunk.length() > 0) {
       input.add(chunk);
     }
@@ -103,14 +140,22 @@ final class SmtpConnection {
 
   /** Consumes queued input until a reply is pending, the input runs out, or the session ends. */
   private void process() {
-    while (!closed && !inFlight && !writeBlocked && !input.isEmpty()) {
+    while (!closed && !upgrading && !inFlight && !writeBlocked) {
+      ContentSink sink = handler.contentSink();
+      if (sink != null && sink.isDone()) {
+        // A zero-length BDAT chunk is done before any byte arrives.
+        contentEnd(sink);
+        continue;
+      }
       Buffer head = input.peek();
-      DataDecoder decoder = handler.dataDecoder();
-      if (decoder != null) {
-        headPos += decoder.feed(head, headPos, head.length());
+      if (head == null) {
+        break;
+      }
+      if (sink != null) {
+        headPos += sink.feed(head, headPos, head.length());
         dropConsumedHead(head);
-        if (decoder.isDone()) {
-          dispatch(handler.onDataEnd());
+        if (sink.isDone()) {
+          contentEnd(sink);
         }
       } else {
         headPos += framer.feed(head, headPos, head.length());
@@ -125,11 +170,18 @@ final class SmtpConnection {
     if (wantPause != paused) {
       paused = wantPause;
       if (wantPause) {
-        socket.pause();
+        transport.pause();
       } else {
-        socket.resume();
+        transport.resume();
       }
     }
+  }
+
+  private void contentEnd(ContentSink sink) {
+    if (sink instanceof BdatChunk) {
+      chunkEnds++;
+    }
+    dispatch(handler.onContentEnd());
   }
 
   private void dropConsumedHead(Buffer head) {
@@ -140,6 +192,7 @@ final class SmtpConnection {
   }
 
   private void dispatch(Future<SmtpReply> pending) {
+    dispatched++;
     if (pending.isComplete()) {
       reply(pending);
       return;
@@ -159,10 +212,21 @@ final class SmtpConnection {
     if (f.failed()) {
       // SmtpHandler never fails its futures; this is only a safety net.
       log.error("reply future failed", f.cause());
-      socket.close();
+      closed = true;
+      transport.close();
       return;
     }
-    write(f.result());
+    SmtpReply r = f.result();
+    if (r == null) {
+      deferred++;
+      return; // BDAT: the chunk's octets come first, the reply after them
+    }
+    answered++;
+    if (handler.takeTlsUpgrade()) {
+      startTls(r);
+      return;
+    }
+    write(r);
     if (!closed) {
       // While shutting down, the reply that ends a transaction is followed by 421 at once.
       SmtpReply bye = handler.drainPoint();
@@ -172,17 +236,55 @@ final class SmtpConnection {
     }
   }
 
+  /**
+   * RFC 3207 section 4.2: write the 220, switch to TLS, and forget everything the client sent
+   * after STARTTLS in plaintext. The handler already reset the session; a fresh framer makes sure
+   * no half line survives either.
+   */
+  private void startTls(SmtpReply ready) {
+    upgrading = true;
+    droppedPlaintext = 0;
+    for (Buffer b : input) {
+      droppedPlaintext += b.length();
+    }
+    droppedPlaintext -= headPos;
+    input.clear();
+    headPos = 0;
+    framer = new LineFramer(SmtpHandler.MAX_COMMAND_LINE);
+    touch();
+    handler.onReplySent(ready);
+    transport.upgradeToTls(ready.toBuffer()).onComplete(ar -> {
+      if (closed) {
+        return;
+      }
+      if (ar.failed()) {
+        log.debug("TLS handshake with {} failed: {}", handler.session().clientIp(), ar.cause().toString());
+        closed = true;
+        transport.close();
+        return;
+      }
+      upgrading = false;
+      if (droppedPlaintext > 0) {
+        log.info("dropped {} octets from {} pipelined in plaintext after STARTTLS (RFC 3207 section 4.2)",
+            droppedPlaintext, handler.session().clientIp());
+      }
+      handler.onTlsEstablished();
+      touch();
+      process();
+    });
+  }
+
   private void write(SmtpReply reply) {
     touch();
     handler.onReplySent(reply);
     if (reply.closesConnection()) {
       closed = true;
       input.clear();
-      socket.end(reply.toBuffer()).onComplete(ar -> socket.close());
+      transport.end(reply.toBuffer()).onComplete(ar -> transport.close());
       return;
     }
-    socket.write(reply.toBuffer());
-    if (socket.writeQueueFull()) {
+    transport.write(reply.toBuffer());
+    if (transport.writeQueueFull()) {
       writeBlocked = true;
     }
   }
@@ -200,12 +302,18 @@ final class SmtpConnection {
       }
       long idleMs = (System.nanoTime() - lastActivity) / 1_000_000;
       if (inFlight || idleMs < idleTimeoutMs) {
-        // Waiting on the store is our delay, not the client's.
+        // Waiting on the store (or the AUTH throttle) is our delay, not the client's.
         scheduleIdleCheck(inFlight ? idleTimeoutMs : idleTimeoutMs - idleMs);
         return;
       }
       log.debug("idle timeout for {}", handler.session().clientIp());
-      write(handler.onIdleTimeout());
+      SmtpReply bye = handler.onIdleTimeout();
+      if (upgrading) {
+        closed = true; // a stalled handshake: nothing readable can be said
+        transport.close();
+        return;
+      }
+      write(bye);
     });
   }
 
@@ -217,5 +325,6 @@ final class SmtpConnection {
     closed = true;
     input.clear();
     handler.onDisconnect();
+    closedPromise.tryComplete();
   }
 }

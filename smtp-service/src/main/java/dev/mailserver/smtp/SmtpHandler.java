@@ -2,19 +2,28 @@ package dev.mailserver.smtp;
 
 import dev.mailserver.common.bus.MailstoreClient;
 import dev.mailserver.common.bus.MailstoreException;
-import dev.mailserver.common.model.DeliverRequest;
 import dev.mailserver.common.metrics.LogLine;
+import dev.mailserver.common.model.DeliverRequest;
 import dev.mailserver.common.model.MailboxAddress;
+import dev.mailserver.common.security.LoginThrottle;
+import dev.mailserver.smtp.protocol.BdatChunk;
+import dev.mailserver.smtp.protocol.ContentSink;
 import dev.mailserver.smtp.protocol.DataDecoder;
 import dev.mailserver.smtp.protocol.LineFramer;
 import dev.mailserver.smtp.protocol.MailPath;
 import dev.mailserver.smtp.protocol.Replies;
+import dev.mailserver.smtp.protocol.Sasl;
 import dev.mailserver.smtp.protocol.SmtpCommand;
 import dev.mailserver.smtp.protocol.SmtpReply;
 import dev.mailserver.smtp.protocol.SmtpVerb;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.vertx.core.AsyncResult;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
+import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.buffer.BufferInternal;
 import java.nio.ByteBuffer;
 import java.nio.charset.CharacterCodingException;
 import java.nio.charset.CharsetDecoder;
@@ -22,7 +31,9 @@ import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.ZonedDateTime;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
@@ -30,17 +41,24 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The decisions of one SMTP session: takes a command line, returns the reply. No I/O here except
- * the mailstore calls; the connection moves the bytes. Replies that need the mailstore (RCPT,
- * end of DATA) come back as pending futures, and the connection stops reading until they
- * complete: one command in flight, so PIPELINING replies stay in order (RFC 2920 section 3.1)
- * and a slow store slows the client down instead of filling memory.
+ * the mailstore calls (and timers for the AUTH throttle); the connection moves the bytes. Replies
+ * that need the mailstore (RCPT, AUTH, end of DATA, BDAT LAST) come back as pending futures, and
+ * the connection stops reading until they complete: one command in flight, so PIPELINING replies
+ * stay in order (RFC 2920 section 3.1) and a slow store slows the client down instead of filling
+ * memory.
+ *
+ * <p>Policy depends on the {@link Listener}: the MX port takes mail for local domains without
+ * AUTH; submission and SMTPS (RFC 6409, RFC 8314) need AUTH before MAIL, bind the sender to the
+ * account and complete missing Date/Message-ID fields. No listener relays: every recipient must
+ * be in a local domain, authenticated or not.
  *
  * <p>Observability: the connection reports each reply it writes ({@link #onReplySent}) and the
  * end of the session ({@link #onDisconnect}), which feeds {@link SmtpMetrics} and logs one INFO line
  * {@code smtp session end client=... helo=... duration_ms=... messages=... rcpts=... bytes=...
- * rejects=... errors=... outcome=...}. Command lines are never logged (AUTH is not offered, but a
- * client may still send credentials); per-message lines are DEBUG except the INFO
- * {@code smtp queued id=... from=<...> rcpts=n size=...}.
+ * rejects=... errors=... outcome=...}. Command lines are never logged: an AUTH command line and
+ * the lines of an AUTH exchange carry credentials. Per-message lines are DEBUG except the INFO
+ * {@code smtp queued id=... from=<...> rcpts=n size=...}; AUTH verdicts are INFO
+ * ({@code smtp auth client=... user=... result=...}, never the password).
  *
  * <p>Not thread-safe: one instance per connection, used from its event loop.
  */
@@ -50,21 +68,42 @@ public final class SmtpHandler {
   /**
    * Longest command line, octets including CRLF. RFC 5321 section 4.5.3.1.4 sets 512 but lets
    * extensions raise it; MAIL/RCPT with ESMTP parameters and long (UTF-8) addresses can exceed 512,
-   * so we allow 2048 like Postfix's line_length_limit. Longer lines get 500 5.5.6.
+   * so we allow 2048 like Postfix's line_length_limit. Longer lines get 500 5.5.6. The same limit
+   * applies to AUTH lines and responses (RFC 4954 section 4 suggests 12288, which only matters
+   * for mechanisms with large tokens; PLAIN and LOGIN fit easily).
    */
   public static final int MAX_COMMAND_LINE = 2048;
 
-  /** Protocol errors (500-503, 555) tolerated before we hang up with 421, like Postfix's smtpd_hard_error_limit. */
-  public static final int HARD_ERROR_LIMIT = 20;
+  /** The default of {@code smtp.maxErrors}. */
+  public static final int HARD_ERROR_LIMIT = SmtpOptions.DEFAULT_MAX_ERRORS;
+
+  /** Where an AUTH exchange is waiting for the client's next line (RFC 4954 section 4). */
+  private enum SaslStep { PLAIN, LOGIN_USER, LOGIN_PASSWORD }
 
   private final SmtpOptions options;
   private final MailstoreClient store;
   private final SmtpSession session;
   private final Clock clock;
+  private final Listener listener;
+  /** TLS material is configured: STARTTLS may be offered (until TLS is active). */
+  private final boolean tlsAvailable;
+  private final LoginThrottle throttle;
+  /** For the throttle's delays; null applies none (unit tests without an event loop). */
+  private final Vertx vertx;
   private final CharsetDecoder utf8 = StandardCharsets.UTF_8.newDecoder()
       .onMalformedInput(CodingErrorAction.REPORT)
       .onUnmappableCharacter(CodingErrorAction.REPORT);
   private DataDecoder decoder;
+  /** Length of our trace header at the start of the DATA output buffer. */
+  private int dataPrefixLength;
+  /** The BDAT chunk being read; null otherwise. */
+  private BdatChunk chunk;
+  /** The answer to that chunk when it was refused at the command (sent once its octets are read). */
+  private SmtpReply chunkRefusal;
+  private SaslStep sasl;
+  private String saslUser;
+  /** STARTTLS was accepted: the connection must switch to TLS after writing the 220. */
+  private boolean tlsUpgradeRequested;
   private int errors;
   /** The service is shutting down: finish the open transaction, then 421 (see {@link #onShutdown()}). */
   private boolean draining;
@@ -92,12 +131,30 @@ public final class SmtpHandler {
     this(options, store, clientIp, clock, SmtpMetrics.detached());
   }
 
+  /** An MX session without TLS, with a throttle of its own and no throttle delays. */
   public SmtpHandler(SmtpOptions options, MailstoreClient store, String clientIp, Clock clock, SmtpMetrics metrics) {
+    this(options, store, clientIp, clock, metrics, Listener.MX, false,
+        new LoginThrottle(LoginThrottle.Settings.defaults()), null);
+  }
+
+  /**
+   * @param listener     the port the client connected to: picks the policy
+   * @param tlsAvailable TLS is configured (STARTTLS is offered while the session is not yet secure;
+   *                     for {@link Listener#SMTPS} the session is secure from the start)
+   * @param throttle     shared by the sessions of a verticle: slows down password guessing
+   * @param vertx        for the throttle's timers; null to answer without delay
+   */
+  public SmtpHandler(SmtpOptions options, MailstoreClient store, String clientIp, Clock clock, SmtpMetrics metrics,
+                     Listener listener, boolean tlsAvailable, LoginThrottle throttle, Vertx vertx) {
     this.options = options;
     this.store = store;
-    this.session = new SmtpSession(clientIp);
+    this.listener = listener;
+    this.tlsAvailable = tlsAvailable;
+    this.session = new SmtpSession(clientIp, listener.implicitTls());
     this.clock = clock;
     this.metrics = metrics;
+    this.throttle = throttle;
+    this.vertx = vertx;
   }
 
   /** The connection is up (before the greeting is written): the session starts counting. */
@@ -106,6 +163,9 @@ public final class SmtpHandler {
       connected = true;
       startNanos = System.nanoTime();
       metrics.sessionOpened();
+      if (session.secure()) {
+        metrics.tlsEstablished(true);
+      }
     }
   }
 
@@ -141,6 +201,10 @@ public final class SmtpHandler {
     return session;
   }
 
+  public Listener listener() {
+    return listener;
+  }
+
   /** RFC 5321 section 4.2: 220, no enhanced code (RFC 2034 exempts the greeting). */
   public SmtpReply greeting() {
     return Replies.greeting(options.hostname());
@@ -151,8 +215,41 @@ public final class SmtpHandler {
     return session.state() == SmtpState.DATA ? decoder : null;
   }
 
-  /** A framed command line from the connection. */
+  /** What the connection feeds instead of the line framer: DATA content or a BDAT chunk; null in command mode. */
+  public ContentSink contentSink() {
+    DataDecoder d = dataDecoder();
+    return d != null ? d : chunk;
+  }
+
+  /** The content sink is done: the reply to DATA's end or to the BDAT chunk. */
+  public Future<SmtpReply> onContentEnd() {
+    if (chunk != null) {
+      return onChunkEnd();
+    }
+    return onDataEnd();
+  }
+
+  /**
+   * True once after STARTTLS was accepted: the connection writes the 220, switches to TLS and
+   * drops whatever plaintext the client sent after the command (RFC 3207 section 4.2).
+   */
+  public boolean takeTlsUpgrade() {
+    boolean t = tlsUpgradeRequested;
+    tlsUpgradeRequested = false;
+    return t;
+  }
+
+  /** The TLS handshake after STARTTLS completed. */
+  public void onTlsEstablished() {
+    session.tlsEstablished();
+    metrics.tlsEstablished(false);
+  }
+
+  /** A framed command line (or AUTH response line) from the connection. */
   public Future<SmtpReply> onLine(LineFramer.Line line) {
+    if (sasl != null) {
+      return finish(saslLine(line));
+    }
     if (line.tooLong()) {
       return Future.succeededFuture(afterReply(Replies.LINE_TOO_LONG));
     }
@@ -177,8 +274,14 @@ public final class SmtpHandler {
     return onCommand(text);
   }
 
-  /** A command line as text, without CRLF. */
+  /**
+   * A command line as text, without CRLF. The reply is null for a BDAT command whose chunk is
+   * about to be read: its answer comes from {@link #onContentEnd()} (RFC 3030 section 2).
+   */
   public Future<SmtpReply> onCommand(String line) {
+    if (sasl != null) {
+      return onLine(new LineFramer.Line(Buffer.buffer(line.getBytes(StandardCharsets.UTF_8)), false, false));
+    }
     Future<SmtpReply> f;
     try {
       f = dispatch(SmtpCommand.parse(line));
@@ -196,42 +299,64 @@ public final class SmtpHandler {
     decoder = null;
     session.resetTransaction();
     if (d == null || tx == null || !d.isDone()) {
-      return Future.succeededFuture(Replies.BAD_SEQUENCE);
+      return finish(Future.succeededFuture(Replies.BAD_SEQUENCE));
     }
-    switch (d.outcome()) {
+    SmtpReply refused = contentRefusal(tx, d.outcome());
+    if (refused != null) {
+      return finish(Future.succeededFuture(refused));
+    }
+    return finish(deliver(tx, d.content(), dataPrefixLength, d.size(), d.sawBareLf() || d.sawBareCr()));
+  }
+
+  private SmtpReply contentRefusal(Transaction tx, DataDecoder.Outcome o) {
+    switch (o) {
       case TOO_LARGE:
         log.debug("{}", LogLine.of("smtp refused").add("id", tx.queueId()).add("from", "<" + tx.sender() + ">")
             .add("reason", "too_large").add("limit", options.maxMessageSize()));
-        return Future.succeededFuture(Replies.MESSAGE_TOO_BIG);
+        return Replies.MESSAGE_TOO_BIG;
       case NUL:
         log.debug("{}", LogLine.of("smtp refused").add("id", tx.queueId()).add("from", "<" + tx.sender() + ">")
             .add("reason", "nul"));
-        return Future.succeededFuture(Replies.NUL_IN_MESSAGE);
+        return Replies.NUL_IN_MESSAGE;
       case BARE_LINE_ENDING:
         log.debug("{}", LogLine.of("smtp refused").add("id", tx.queueId()).add("from", "<" + tx.sender() + ">")
             .add("reason", "bare_line_ending"));
-        return Future.succeededFuture(Replies.BARE_LINE_ENDING);
+        return Replies.BARE_LINE_ENDING;
       default:
-        break;
+        return null;
     }
+  }
+
+  /**
+   * Hands a complete message to the store; 250 only once the store has it on disk
+   * (ARCHITECTURE.md "Durability"). The transaction is already reset.
+   *
+   * @param content      our trace header followed by the message
+   * @param prefixLength length of the trace header
+   * @param size         message octets as received (without the trace header)
+   */
+  private Future<SmtpReply> deliver(Transaction tx, Buffer content, int prefixLength, long size, boolean bareLineEndings) {
     List<String> rcpts = tx.recipients();
-    DeliverRequest req = new DeliverRequest(tx.queueId(), tx.sender(), rcpts, d.content());
+    Buffer message = listener.isSubmission() ? completeHeader(tx, content, prefixLength) : content;
+    DeliverRequest req = new DeliverRequest(tx.queueId(), tx.sender(), rcpts, message);
     // The session state is already back to GREETED; this flag is what keeps a shutdown from
     // treating a session that waits for the store's answer as idle.
     deliveryPending = true;
     ackStartNanos = System.nanoTime();
-    // 250 only once the store has the bytes on disk (ARCHITECTURE.md "Durability").
-    return finish(store.deliver(req).transform(ar -> {
+    return store.deliver(req).transform(ar -> {
       deliveryPending = false;
       if (ar.succeeded()) {
         messages++;
         acceptedRcpts += rcpts.size();
-        acceptedBytes += d.size();
-        metrics.accepted(d.size());
+        acceptedBytes += size;
+        metrics.accepted(size);
         LogLine line = LogLine.of("smtp queued").add("id", tx.queueId()).add("from", "<" + tx.sender() + ">")
-            .add("rcpts", rcpts.size()).add("size", d.size());
-        if (d.sawBareLf() || d.sawBareCr()) {
+            .add("rcpts", rcpts.size()).add("size", size);
+        if (bareLineEndings) {
           line.add("bare_line_endings", "normalized");
+        }
+        if (session.authenticatedUser() != null) {
+          line.add("user", session.authenticatedUser());
         }
         log.info("{}", line);
         log.debug("{}", LogLine.of("smtp queued to").add("id", tx.queueId()).add("to", String.join(",", rcpts)));
@@ -251,7 +376,26 @@ public final class SmtpHandler {
         case MAILBOX_NOT_FOUND -> SmtpReply.of(550, "5.1.1", "Recipient mailbox no longer exists");
         default -> Replies.STORE_REJECTED;
       });
-    }));
+    });
+  }
+
+  /**
+   * RFC 6409 section 8.2 and 8.3: adds Date and Message-ID when the submitted header section has
+   * none, right after our Received field. The message is not copied: the result is a composite
+   * of the original buffer's two parts and the new fields, so memory stays at one message.
+   */
+  private Buffer completeHeader(Transaction tx, Buffer content, int prefixLength) {
+    String fields = HeaderFixups.missingFields(HeaderFixups.scan(content, prefixLength), tx.queueId(),
+        options.hostname(), ZonedDateTime.now(clock));
+    if (fields.isEmpty()) {
+      return content;
+    }
+    ByteBuf all = ((BufferInternal) content).getByteBuf();
+    ByteBuf composite = Unpooled.wrappedBuffer(
+        all.slice(0, prefixLength),
+        Unpooled.copiedBuffer(fields, StandardCharsets.US_ASCII),
+        all.slice(prefixLength, content.length() - prefixLength));
+    return BufferInternal.buffer(composite);
   }
 
   /** The connection was idle too long (RFC 5321 section 4.5.3.2.7). */
@@ -270,9 +414,9 @@ public final class SmtpHandler {
    */
   public void onDisconnect() {
     String why = draining ? "connection closed at the shutdown deadline" : "connection closed";
-    if (decoder != null) {
+    if (decoder != null || chunk != null) {
       Transaction tx = session.transaction();
-      log.debug("{}: {} during DATA, message discarded", tx == null ? "-" : tx.queueId(), why);
+      log.debug("{}: {} during DATA/BDAT, message discarded", tx == null ? "-" : tx.queueId(), why);
     } else if (deliveryPending) {
       log.warn("{} from {} while the store was answering DATA: no 250 sent, the client will retry (the store may keep a duplicate)",
           why, session.clientIp());
@@ -302,9 +446,10 @@ public final class SmtpHandler {
    * <ul>
    *   <li>Outside a transaction (no MAIL yet, or after the end of DATA was answered): 421 4.3.2
    *       now and close (RFC 5321 section 3.8; RFC 3463 X.3.2).</li>
-   *   <li>Inside one (after MAIL, in DATA, or while the store answers the end of DATA): it may
-   *       finish. Only RCPT and DATA are still processed; any other command gets 421. The reply
-   *       to the end of DATA (250, or 451/5xx as usual) is followed by 421 and the close.</li>
+   *   <li>Inside one (after MAIL, in DATA or between BDAT chunks, or while the store answers):
+   *       it may finish. Only RCPT, DATA and BDAT are still processed; any other command gets
+   *       421. The reply to the end of the message (250, or 451/5xx as usual) is followed by 421
+   *       and the close.</li>
    * </ul>
    * The grace is bounded by the connection being closed when {@code smtp.shutdownGraceSeconds} ends.
    *
@@ -329,19 +474,22 @@ public final class SmtpHandler {
     return Replies.shuttingDown(options.hostname());
   }
 
-  /** MAIL accepted and the transaction not yet answered: MAIL/RCPT/DATA state or a delivery in flight. */
+  /** MAIL accepted and the transaction not yet answered: an envelope, content being read, or a delivery in flight. */
   private boolean inTransaction() {
-    SmtpState s = session.state();
-    return deliveryPending || s == SmtpState.MAIL || s == SmtpState.RCPT || s == SmtpState.DATA;
+    return deliveryPending || session.transaction() != null || decoder != null || chunk != null;
   }
 
   private void abandonData() {
     decoder = null;
+    chunk = null;
+    chunkRefusal = null;
+    sasl = null;
+    saslUser = null;
   }
 
   private Future<SmtpReply> dispatch(SmtpCommand cmd) {
     SmtpVerb verb = cmd.verb();
-    if (draining && verb != SmtpVerb.RCPT && verb != SmtpVerb.DATA) {
+    if (draining && !(verb == SmtpVerb.RCPT || verb == SmtpVerb.DATA || (verb == SmtpVerb.BDAT && inTransaction()))) {
       // Shutting down: only what completes the open transaction is still served (see onShutdown);
       // anything else (RSET, NOOP, a new MAIL, QUIT...) gets 421, which closes (RFC 5321 section 3.8).
       return done(Replies.shuttingDown(options.hostname()));
@@ -358,13 +506,16 @@ public final class SmtpHandler {
     return switch (verb) {
       case HELO -> done(helo(cmd, false));
       case EHLO -> done(helo(cmd, true));
+      case STARTTLS -> done(startTls(cmd));
+      case AUTH -> auth(cmd);
       case MAIL -> done(mail(cmd));
       case RCPT -> rcpt(cmd);
       case DATA -> done(data(cmd));
+      case BDAT -> done(bdat(cmd));
       case RSET -> done(rset(cmd));
       case NOOP -> done(Replies.OK);
       case QUIT -> done(cmd.hasArgs() ? Replies.syntax("QUIT") : Replies.closing(options.hostname()));
-      case VRFY -> done(cmd.hasArgs() ? Replies.CANNOT_VRFY : Replies.syntax("VRFY address"));
+      case VRFY -> done(vrfy(cmd));
       case HELP -> done(Replies.HELP);
       default -> done(Replies.NOT_IMPLEMENTED);
     };
@@ -384,6 +535,20 @@ public final class SmtpHandler {
     return Replies.BAD_SEQUENCE;
   }
 
+  /** STARTTLS is on offer: TLS is configured and not active yet (RFC 3207 section 4.2: not offered again after it). */
+  private boolean startTlsOffered() {
+    return tlsAvailable && !session.secure();
+  }
+
+  /**
+   * AUTH PLAIN/LOGIN may be used now: over TLS, or in plaintext when the operator allows it.
+   * RFC 4954 section 4 forbids plaintext mechanisms without a security layer "unless ... explicitly
+   * configured"; RFC 3207 section 4 and RFC 8314 section 3 want credentials only under TLS.
+   */
+  private boolean authAllowedNow() {
+    return session.secure() || options.allowPlaintextAuth();
+  }
+
   /** HELO/EHLO reset the session (RFC 5321 section 4.1.4); only EHLO turns extensions on. */
   private SmtpReply helo(SmtpCommand cmd, boolean ehlo) {
     if (!cmd.hasArgs()) {
@@ -394,17 +559,231 @@ public final class SmtpHandler {
     if (!ehlo) {
       return Replies.helo(options.hostname());
     }
-    // RFC 2920 PIPELINING, RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 2034 ENHANCEDSTATUSCODES, RFC 6531 SMTPUTF8.
-    return new SmtpReply(250, null, List.of(
+    // RFC 2920 PIPELINING, RFC 1870 SIZE, RFC 6152 8BITMIME, RFC 2034 ENHANCEDSTATUSCODES,
+    // RFC 6531 SMTPUTF8, RFC 3030 CHUNKING and BINARYMIME, RFC 3207 STARTTLS, RFC 4954 AUTH.
+    List<String> lines = new ArrayList<>(List.of(
         options.hostname(),
         "PIPELINING",
         "SIZE " + options.maxMessageSize(),
         "8BITMIME",
         "ENHANCEDSTATUSCODES",
-        "SMTPUTF8"));
+        "SMTPUTF8",
+        "CHUNKING",
+        "BINARYMIME"));
+    if (startTlsOffered()) {
+      lines.add("STARTTLS");
+    }
+    if (authAllowedNow()) {
+      // RFC 4954 section 4 / RFC 3207 section 4: PLAIN and LOGIN are only advertised where they
+      // may be used, so a client never sends a password in the clear because we listed it.
+      lines.add("AUTH " + Sasl.MECHANISMS);
+    }
+    return new SmtpReply(250, null, lines);
+  }
+
+  /**
+   * RFC 3207 section 4: 220 and the switch to TLS, which the connection does; the session is
+   * reset now (section 4.2), so the client must EHLO again and nothing it sent before counts.
+   */
+  private SmtpReply startTls(SmtpCommand cmd) {
+    if (session.secure()) {
+      return Replies.TLS_ALREADY_ACTIVE;
+    }
+    if (!tlsAvailable) {
+      return Replies.NOT_IMPLEMENTED; // not offered: TLS is switched off (tls.enabled false)
+    }
+    if (cmd.hasArgs()) {
+      return Replies.syntax("STARTTLS"); // RFC 3207 section 4: "STARTTLS" takes no parameters
+    }
+    session.resetForTls();
+    abandonData();
+    tlsUpgradeRequested = true;
+    return Replies.READY_FOR_TLS;
+  }
+
+  /** RFC 4954 section 4: {@code AUTH mechanism [initial-response]}. */
+  private Future<SmtpReply> auth(SmtpCommand cmd) {
+    if (!session.extended()) {
+      return done(Replies.AUTH_NEEDS_EHLO); // AUTH is an ESMTP extension: not offered after HELO
+    }
+    if (session.authenticatedUser() != null) {
+      return done(Replies.ALREADY_AUTHENTICATED); // RFC 4954 section 4: only one successful AUTH per session
+    }
+    if (!cmd.hasArgs()) {
+      return done(Replies.syntax("AUTH mechanism [initial-response]"));
+    }
+    String[] parts = cmd.args().split(" +");
+    if (parts.length > 2) {
+      return done(Replies.syntax("AUTH mechanism [initial-response]"));
+    }
+    String mechanism = Sasl.mechanism(parts[0]);
+    if (mechanism == null) {
+      return done(Replies.UNKNOWN_MECHANISM); // RFC 4954 section 6: 504 5.5.4
+    }
+    if (!authAllowedNow()) {
+      return done(Replies.ENCRYPTION_REQUIRED); // RFC 4954 section 6: 538 5.7.11
+    }
+    String initial = parts.length == 2 ? parts[1] : null;
+    if (initial == null) {
+      if (mechanism.equals("PLAIN")) {
+        sasl = SaslStep.PLAIN;
+        return done(Replies.SASL_EMPTY_CHALLENGE);
+      }
+      sasl = SaslStep.LOGIN_USER;
+      return done(Replies.LOGIN_USERNAME);
+    }
+    byte[] decoded;
+    try {
+      decoded = Sasl.decode(initial, true);
+    } catch (Sasl.BadBase64 e) {
+      return done(Replies.BAD_BASE64);
+    }
+    if (mechanism.equals("PLAIN")) {
+      return plain(decoded);
+    }
+    // LOGIN's initial response is the user name (what Outlook and others send).
+    String user = Sasl.loginField(decoded);
+    if (user == null) {
+      return done(Replies.BAD_SASL_MESSAGE);
+    }
+    saslUser = user;
+    sasl = SaslStep.LOGIN_PASSWORD;
+    return done(Replies.LOGIN_PASSWORD);
+  }
+
+  /** A line of an AUTH exchange: base64 or "*". Credentials: never logged, never parsed as a command. */
+  private Future<SmtpReply> saslLine(LineFramer.Line line) {
+    SaslStep step = sasl;
+    String user = saslUser;
+    sasl = null;
+    saslUser = null;
+    if (line.tooLong()) {
+      return done(Replies.LINE_TOO_LONG);
+    }
+    Buffer b = line.bytes();
+    StringBuilder sb = new StringBuilder(b.length());
+    for (int i = 0; i < b.length(); i++) {
+      byte c = b.getByte(i);
+      if (c < 0x20 || c > 0x7e) {
+        return done(Replies.BAD_BASE64);
+      }
+      sb.append((char) c);
+    }
+    String text = sb.toString();
+    if (text.equals("*")) {
+      return done(Replies.AUTH_CANCELLED); // RFC 4954 section 4
+    }
+    byte[] decoded;
+    try {
+      decoded = Sasl.decode(text, false);
+    } catch (Sasl.BadBase64 e) {
+      return done(Replies.BAD_BASE64);
+    }
+    switch (step) {
+      case PLAIN:
+        return plain(decoded);
+      case LOGIN_USER: {
+        String u = Sasl.loginField(decoded);
+        if (u == null) {
+          return done(Replies.BAD_SASL_MESSAGE);
+        }
+        saslUser = u;
+        sasl = SaslStep.LOGIN_PASSWORD;
+        return done(Replies.LOGIN_PASSWORD);
+      }
+      default: {
+        String password = Sasl.loginField(decoded);
+        if (password == null) {
+          return done(Replies.BAD_SASL_MESSAGE);
+        }
+        return verify(user, password, "LOGIN");
+      }
+    }
+  }
+
+  private Future<SmtpReply> plain(byte[] message) {
+    Sasl.Plain p = Sasl.parsePlain(message);
+    if (p == null) {
+      return done(Replies.BAD_SASL_MESSAGE);
+    }
+    if (!p.authzid().isEmpty() && !p.authzid().equalsIgnoreCase(p.authcid())) {
+      // RFC 4616 section 2: acting as another identity is a policy decision; we allow none.
+      return done(Replies.AUTH_INVALID);
+    }
+    return verify(p.authcid(), p.password(), "PLAIN");
+  }
+
+  /**
+   * Checks a password with the mailstore (bcrypt on its side, asynchronous), throttled per client
+   * IP and account: a locked key is answered 454 without asking the store; otherwise the throttle's
+   * current delay is waited out first (so an attacker cannot tell a failure by the missing answer),
+   * and a failure waits the delay the failure earns before its 535. Timers, never sleeps: other
+   * sessions go on meanwhile.
+   */
+  private Future<SmtpReply> verify(String user, String password, String mechanism) {
+    String account = user.toLowerCase(Locale.ROOT);
+    String ip = session.clientIp();
+    LoginThrottle.Decision d = throttle.check(ip, account);
+    if (d.locked()) {
+      metrics.auth(SmtpMetrics.AuthResult.LOCKED);
+      log.info("{}", LogLine.of("smtp auth").add("client", ip).add("user", account).add("mechanism", mechanism)
+          .add("result", "locked"));
+      return done(Replies.AUTH_TEMPORARY_FAILURE);
+    }
+    return delay(d.delayMs()).compose(v -> session.state() == SmtpState.CLOSED
+        ? Future.<String>failedFuture("session closed") // the client left during the delay: no store call
+        : store.authenticate(user, password)).transform(ar -> {
+      if (session.state() == SmtpState.CLOSED) {
+        return done(Replies.BAD_SEQUENCE); // nobody reads this
+      }
+      if (ar.succeeded()) {
+        throttle.success(ip, account);
+        session.authenticate(ar.result());
+        metrics.auth(SmtpMetrics.AuthResult.SUCCESS);
+        log.info("{}", LogLine.of("smtp auth").add("client", ip).add("user", ar.result()).add("mechanism", mechanism)
+            .add("result", "success"));
+        return done(Replies.AUTH_SUCCESSFUL);
+      }
+      MailstoreException e = MailstoreException.from(ar.cause());
+      if (e.error().isTemporary()) {
+        metrics.auth(SmtpMetrics.AuthResult.UNAVAILABLE);
+        log.warn("{}", LogLine.of("smtp auth").add("client", ip).add("user", account).add("result", "unavailable")
+            .add("detail", e.getMessage()));
+        return done(Replies.AUTH_TEMPORARY_FAILURE);
+      }
+      long wait = throttle.failure(ip, account);
+      metrics.auth(SmtpMetrics.AuthResult.FAILURE);
+      log.info("{}", LogLine.of("smtp auth").add("client", ip).add("user", account).add("mechanism", mechanism)
+          .add("result", "failure").add("delay_ms", wait));
+      return delay(wait).map(v -> Replies.AUTH_INVALID);
+    });
+  }
+
+  private Future<Void> delay(long ms) {
+    if (ms <= 0 || vertx == null) {
+      return Future.succeededFuture();
+    }
+    Promise<Void> p = Promise.promise();
+    vertx.setTimer(ms, id -> p.complete());
+    return p.future();
+  }
+
+  /** RFC 4954 section 6: 530 where policy requires authentication (submission, RFC 6409 section 4.3). */
+  private boolean needsAuth() {
+    return listener.isSubmission() && session.authenticatedUser() == null;
+  }
+
+  private SmtpReply vrfy(SmtpCommand cmd) {
+    if (needsAuth()) {
+      return Replies.AUTH_REQUIRED;
+    }
+    return cmd.hasArgs() ? Replies.CANNOT_VRFY : Replies.syntax("VRFY address");
   }
 
   private SmtpReply mail(SmtpCommand cmd) {
+    if (needsAuth()) {
+      return Replies.AUTH_REQUIRED;
+    }
     MailPath path;
     try {
       path = MailPath.parseReversePath(cmd.args());
@@ -421,6 +800,7 @@ public final class SmtpHandler {
     }
     boolean smtputf8 = false;
     boolean eightBit = false;
+    boolean binary = false;
     for (Map.Entry<String, String> p : path.params().entrySet()) {
       String v = p.getValue();
       switch (p.getKey()) {
@@ -435,13 +815,15 @@ public final class SmtpHandler {
           }
         }
         case "BODY" -> {
-          // RFC 6152: 7BIT or 8BITMIME; BINARYMIME needs CHUNKING, which we do not offer.
+          // RFC 6152 (7BIT, 8BITMIME) and RFC 3030 section 3 (BINARYMIME, content by BDAT only).
           if ("7BIT".equalsIgnoreCase(v)) {
             eightBit = false;
           } else if ("8BITMIME".equalsIgnoreCase(v)) {
             eightBit = true;
+          } else if ("BINARYMIME".equalsIgnoreCase(v)) {
+            binary = true;
           } else {
-            return Replies.badParameter("BODY must be 7BIT or 8BITMIME");
+            return Replies.badParameter("BODY must be 7BIT, 8BITMIME or BINARYMIME");
           }
         }
         case "SMTPUTF8" -> {
@@ -449,6 +831,16 @@ public final class SmtpHandler {
             return Replies.badParameter("SMTPUTF8 takes no value");
           }
           smtputf8 = true;
+        }
+        case "AUTH" -> {
+          // RFC 4954 section 5: the AUTH parameter may be sent where AUTH is offered; we are the
+          // final destination and trust nobody's claim, so it is accepted and ignored.
+          if (!authAllowedNow()) {
+            return Replies.unsupportedParameter(p.getKey());
+          }
+          if (v == null) {
+            return Replies.badParameter("AUTH needs a value");
+          }
         }
         default -> {
           return Replies.unsupportedParameter(p.getKey());
@@ -459,8 +851,24 @@ public final class SmtpHandler {
       // RFC 6531 section 3.5: UTF-8 in the envelope without SMTPUTF8 is 553 5.6.7.
       return Replies.NEED_SMTPUTF8;
     }
-    session.beginTransaction(new Transaction(QueueIds.next(), path.address(), smtputf8, eightBit));
+    String user = session.authenticatedUser();
+    if (user != null && !owns(user, path)) {
+      // An authenticated submitter may only send as itself (RFC 6409 section 6.1 lets the MSA
+      // enforce this; RFC 4954 section 5 ties the identity to the session). The null
+      // reverse-path is refused too: bounces are not something a user submits.
+      return Replies.senderNotOwned(path.address(), user);
+    }
+    session.beginTransaction(new Transaction(QueueIds.next(), path.address(), smtputf8, eightBit, binary));
     return Replies.SENDER_OK;
+  }
+
+  private static boolean owns(String user, MailPath path) {
+    if (path.isNull() || path.domain() == null) {
+      return false;
+    }
+    Optional<MailboxAddress> sender = MailboxAddress.parse(path.address());
+    Optional<MailboxAddress> account = MailboxAddress.parse(user);
+    return sender.isPresent() && account.isPresent() && sender.get().equals(account.get());
   }
 
   private Future<SmtpReply> rcpt(SmtpCommand cmd) {
@@ -480,6 +888,10 @@ public final class SmtpHandler {
           : Replies.NO_PARAMS_AFTER_HELO);
     }
     Transaction tx = session.transaction();
+    if (tx.bdatStarted()) {
+      // The trace header with its "for" clause is written with the first chunk: the envelope is closed.
+      return done(Replies.RCPT_AFTER_BDAT);
+    }
     if (path.nonAscii() && !tx.smtputf8()) {
       return done(Replies.NEED_SMTPUTF8);
     }
@@ -491,7 +903,7 @@ public final class SmtpHandler {
       }
       address = "postmaster@" + options.domains().get(0);
     } else if (!options.isLocalDomain(path.domain())) {
-      // We are a final destination only: never relay.
+      // We are a final destination only: never relay, on any port, authenticated or not.
       return done(Replies.relayDenied(path.address()));
     } else {
       address = path.address();
@@ -531,29 +943,128 @@ public final class SmtpHandler {
     return Replies.noSuchUser(canonical);
   }
 
+  private String traceHeader(Transaction tx) {
+    List<String> rcpts = tx.recipients();
+    return ReceivedHeader.format(session.heloName(), session.clientIp(), options.hostname(),
+        ReceivedHeader.protocol(session.extended(), tx.smtputf8(), session.secure(), session.authenticatedUser() != null),
+        tx.queueId(), rcpts.size() == 1 ? rcpts.get(0) : null, ZonedDateTime.now(clock));
+  }
+
   private SmtpReply data(SmtpCommand cmd) {
     if (cmd.hasArgs()) {
       return Replies.syntax("DATA");
     }
     Transaction tx = session.transaction();
+    if (tx.bdatStarted()) {
+      // RFC 3030 section 2: "If a DATA statement is issued after a BDAT for the current
+      // transaction, a 503 ... MUST be issued"; the state is then indeterminate until RSET.
+      tx.markFailed();
+      return Replies.DATA_AFTER_BDAT;
+    }
+    if (tx.binaryMime()) {
+      // RFC 3030 section 3: DATA after MAIL with BODY=BINARYMIME MUST get 503; RSET is required.
+      tx.markFailed();
+      tx.bdatSeen();
+      return Replies.BINARYMIME_NEEDS_BDAT;
+    }
     if (tx.recipientCount() == 0) {
       // RFC 5321 section 3.3: DATA after MAIL with no accepted RCPT: 554 "no valid recipients".
       return Replies.NO_VALID_RECIPIENTS;
     }
-    List<String> rcpts = tx.recipients();
-    String header = ReceivedHeader.format(session.heloName(), session.clientIp(), options.hostname(),
-        ReceivedHeader.protocol(session.extended(), tx.smtputf8()), tx.queueId(),
-        rcpts.size() == 1 ? rcpts.get(0) : null, ZonedDateTime.now(clock));
-    Buffer out = Buffer.buffer(8192).appendString(header, "UTF-8");
+    Buffer out = Buffer.buffer(8192).appendString(traceHeader(tx), "UTF-8");
+    dataPrefixLength = out.length();
     decoder = new DataDecoder(options.maxMessageSize(), options.bareLineEndings(), out);
     session.beginData();
     return Replies.START_DATA;
+  }
+
+  /**
+   * RFC 3030 section 2: {@code BDAT chunk-size [LAST]}. The octets follow the command line at
+   * once, so there is no reply now (null): the connection reads exactly chunk-size octets and
+   * then asks {@link #onContentEnd()}. Any refusal is decided here but sent only after the
+   * octets were read and discarded ("the receiver-SMTP MUST accept and discard the associated
+   * message data before sending the appropriate 5XX or 4XX code"), so chunk content is never
+   * taken for commands. Only a command line that does not parse (no size to go by) is answered
+   * at once with 501.
+   */
+  private SmtpReply bdat(SmtpCommand cmd) {
+    long[] parsed = BdatChunk.parseArgs(cmd.args());
+    if (parsed == null) {
+      return Replies.syntax("BDAT chunk-size [LAST]");
+    }
+    long size = parsed[0];
+    boolean last = parsed[1] == 1;
+    SmtpReply refusal = bdatRefusal(size);
+    if (refusal != null) {
+      chunk = new BdatChunk(size, last, null);
+      chunkRefusal = refusal;
+      return null;
+    }
+    Transaction tx = session.transaction();
+    Buffer target = tx.chunkBuffer(traceHeader(tx));
+    chunk = new BdatChunk(size, last, target);
+    return null;
+  }
+
+  private SmtpReply bdatRefusal(long size) {
+    if (session.state() == SmtpState.CONNECTED) {
+      return Replies.NEED_HELO;
+    }
+    if (!session.extended()) {
+      return Replies.BDAT_NEEDS_EHLO; // CHUNKING is only offered in the EHLO reply
+    }
+    Transaction tx = session.transaction();
+    if (tx == null) {
+      return Replies.NEED_MAIL; // includes any BDAT after BDAT LAST (RFC 3030 section 2: 503)
+    }
+    tx.bdatSeen();
+    if (tx.failed()) {
+      // RFC 3030 section 2: after a failed BDAT the client "MUST NOT send any additional BDAT
+      // segments"; those already pipelined are read and discarded, and answered 503 until RSET.
+      return Replies.BDAT_AFTER_FAILURE;
+    }
+    if (tx.recipientCount() == 0) {
+      return Replies.NO_VALID_RECIPIENTS; // as for DATA, RFC 5321 section 3.3
+    }
+    if (size > options.maxMessageSize() - tx.chunkOctets()) {
+      // RFC 1870 section 6.3 / RFC 3030: the limit applies to the whole message across chunks.
+      // Known from the chunk-size alone, so the octets are never held; the transaction has failed.
+      tx.markFailed();
+      log.debug("{}", LogLine.of("smtp refused").add("id", tx.queueId()).add("from", "<" + tx.sender() + ">")
+          .add("reason", "too_large").add("limit", options.maxMessageSize()));
+      return Replies.MESSAGE_TOO_BIG;
+    }
+    return null;
+  }
+
+  /** The chunk's octets are in: 250 for a middle chunk, delivery for the LAST one, or the refusal. */
+  private Future<SmtpReply> onChunkEnd() {
+    BdatChunk c = chunk;
+    SmtpReply refusal = chunkRefusal;
+    chunk = null;
+    chunkRefusal = null;
+    if (refusal != null) {
+      return finish(Future.succeededFuture(refusal));
+    }
+    Transaction tx = session.transaction();
+    if (tx == null || !c.isDone()) {
+      return finish(Future.succeededFuture(Replies.BAD_SEQUENCE)); // cannot happen: the envelope outlives its chunks
+    }
+    tx.chunkAccepted(c.size());
+    if (!c.last()) {
+      return finish(Future.succeededFuture(Replies.chunkReceived(c.size())));
+    }
+    Buffer content = tx.chunks();
+    int prefix = tx.prefixLength();
+    session.resetTransaction();
+    return finish(deliver(tx, content, prefix, tx.chunkOctets(), false));
   }
 
   private SmtpReply rset(SmtpCommand cmd) {
     if (cmd.hasArgs()) {
       return Replies.syntax("RSET");
     }
+    // RFC 3030 section 2: also clears all BDAT segments of the transaction.
     session.resetTransaction();
     return Replies.OK;
   }
@@ -577,10 +1088,15 @@ public final class SmtpHandler {
 
   /** Closing replies end the session; too many protocol errors end it too. */
   private SmtpReply afterReply(SmtpReply r) {
+    if (r == null) {
+      return null; // BDAT: the answer follows the chunk
+    }
     int c = r.code();
-    if (isProtocolError(c)) {
-      if (++errors >= HARD_ERROR_LIMIT) {
+    // 503s for pipelined chunks after a failed BDAT are what RFC 3030 section 2 expects, not abuse.
+    if (isProtocolError(c) && r != Replies.BDAT_AFTER_FAILURE) {
+      if (++errors >= options.maxErrors()) {
         ending(SmtpMetrics.Outcome.TOO_MANY_ERRORS);
+        abandonData();
         session.close();
         return Replies.TOO_MANY_ERRORS;
       }

@@ -35,6 +35,11 @@ import java.util.concurrent.atomic.AtomicLong;
  *       {@code histogram_quantile} over any number of processes; tag {@code result}:
  *       stored, failed): from the end of DATA (the final dot) to writing the reply that answers it,
  *       i.e. the mailstore round trip. Only messages that went to the store count.</li>
+ *   <li>{@value #AUTH} (counter, tag {@code result}: success, failure, locked, unavailable): AUTH
+ *       attempts that reached a verdict (cancelled or malformed exchanges are not counted).</li>
+ *   <li>{@value #TLS} (counter, tag {@code mode}: starttls, implicit): TLS sessions established.</li>
+ *   <li>{@value #CONNECTIONS_REFUSED} (counter, tag {@code reason}: total, per_ip): connections
+ *       turned away with 421 because a connection limit was reached.</li>
  * </ul>
  *
  * Thread-safe; shared by all sessions of a verticle.
@@ -49,6 +54,18 @@ public final class SmtpMetrics {
   public static final String REPLIES = "mail.smtp.replies";
   public static final String REJECTIONS = "mail.smtp.rejections";
   public static final String ACK_LATENCY = "mail.smtp.ack.latency";
+  public static final String AUTH = "mail.smtp.auth";
+  public static final String TLS = "mail.smtp.tls";
+  public static final String CONNECTIONS_REFUSED = "mail.smtp.connections.refused";
+
+  /** Tag values of {@value #AUTH}. */
+  public enum AuthResult {
+    SUCCESS, FAILURE, LOCKED, UNAVAILABLE;
+
+    public String tag() {
+      return name().toLowerCase(Locale.ROOT);
+    }
+  }
 
   /** How a session ended; the tag value is the lower-case name. */
   public enum Outcome {
@@ -78,6 +95,11 @@ public final class SmtpMetrics {
   private final Map<Integer, Counter> rejections = new ConcurrentHashMap<>();
   private final Timer ackStored;
   private final Timer ackFailed;
+  private final Map<AuthResult, Counter> auth = new EnumMap<>(AuthResult.class);
+  private final Counter tlsStartTls;
+  private final Counter tlsImplicit;
+  private final Counter refusedTotal;
+  private final Counter refusedPerIp;
 
   public SmtpMetrics(MeterRegistry registry) {
     this.registry = registry;
@@ -98,6 +120,15 @@ public final class SmtpMetrics {
     }
     ackStored = ackTimer("stored");
     ackFailed = ackTimer("failed");
+    for (AuthResult r : AuthResult.values()) {
+      auth.put(r, Counter.builder(AUTH).description("SMTP AUTH attempts, by result").tag("result", r.tag()).register(registry));
+    }
+    tlsStartTls = Counter.builder(TLS).description("SMTP TLS sessions established").tag("mode", "starttls").register(registry);
+    tlsImplicit = Counter.builder(TLS).description("SMTP TLS sessions established").tag("mode", "implicit").register(registry);
+    refusedTotal = Counter.builder(CONNECTIONS_REFUSED).description("SMTP connections refused by a connection limit")
+        .tag("reason", "total").register(registry);
+    refusedPerIp = Counter.builder(CONNECTIONS_REFUSED).description("SMTP connections refused by a connection limit")
+        .tag("reason", "per_ip").register(registry);
   }
 
   /** Meters nobody reads (handlers built outside a verticle, in unit tests). */
@@ -140,6 +171,18 @@ public final class SmtpMetrics {
   void accepted(long bytes) {
     accepted.increment();
     size.record(bytes);
+  }
+
+  void auth(AuthResult result) {
+    auth.get(result).increment();
+  }
+
+  void tlsEstablished(boolean implicit) {
+    (implicit ? tlsImplicit : tlsStartTls).increment();
+  }
+
+  void connectionRefused(boolean perIp) {
+    (perIp ? refusedPerIp : refusedTotal).increment();
   }
 
   void acknowledged(long nanos, boolean stored) {

@@ -26,10 +26,22 @@ import java.util.Locale;
  *                           section 4.5.3.2.7)
  * @param shutdownGraceSeconds how long an undeploy waits for open transactions to finish before it
  *                           closes the remaining connections (default 30, 1..3600; see {@link SmtpVerticle#stop()})
+ * @param submissionPort     message submission port (RFC 6409), STARTTLS then AUTH; -1 = off, 0 = ephemeral
+ *                           (default 2587)
+ * @param smtpsPort          submission over implicit TLS (RFC 8314 section 3.3); -1 = off, 0 = ephemeral
+ *                           (default 2465)
+ * @param allowPlaintextAuth offer and accept AUTH PLAIN/LOGIN on connections without TLS (default false:
+ *                           RFC 4954 section 4 and RFC 8314 section 3 want credentials encrypted)
+ * @param maxConnections     open connections per verticle instance over all listeners; more get 421 4.7.0
+ *                           (default 1000)
+ * @param maxConnectionsPerIp open connections per client IP and verticle instance (default 20)
+ * @param maxErrors          protocol errors (500-503, 555) before the session is closed with 421 4.7.0
+ *                           (default 20, like Postfix's smtpd_hard_error_limit)
  */
 public record SmtpOptions(String hostname, List<String> domains, String host, int port, long maxMessageSize,
                           int maxRecipients, BareLineEndings bareLineEndings, long storeTimeoutMs,
-                          int idleTimeoutSeconds, int shutdownGraceSeconds) {
+                          int idleTimeoutSeconds, int shutdownGraceSeconds, int submissionPort, int smtpsPort,
+                          boolean allowPlaintextAuth, int maxConnections, int maxConnectionsPerIp, int maxErrors) {
 
   public static final String DEFAULT_HOSTNAME = "localhost";
   public static final String DEFAULT_HOST = "0.0.0.0";
@@ -39,6 +51,13 @@ public record SmtpOptions(String hostname, List<String> domains, String host, in
   public static final long DEFAULT_STORE_TIMEOUT_MS = 30_000L;
   public static final int DEFAULT_IDLE_TIMEOUT_SECONDS = 300;
   public static final int DEFAULT_SHUTDOWN_GRACE_SECONDS = 30;
+  public static final int DEFAULT_SUBMISSION_PORT = 2587;
+  public static final int DEFAULT_SMTPS_PORT = 2465;
+  public static final int DEFAULT_MAX_CONNECTIONS = 1000;
+  public static final int DEFAULT_MAX_CONNECTIONS_PER_IP = 20;
+  public static final int DEFAULT_MAX_ERRORS = 20;
+  /** A port value that switches a listener off. */
+  public static final int OFF = -1;
   /** The launcher's upper bound too: a drain longer than an hour is a hung shutdown, not a grace. */
   public static final int MAX_SHUTDOWN_GRACE_SECONDS = 3600;
   /** Messages are held in one Buffer (int-indexed): leave room for the trace header. */
@@ -81,13 +100,35 @@ public record SmtpOptions(String hostname, List<String> domains, String host, in
       throw new IllegalArgumentException("smtp.shutdownGraceSeconds must be 1.." + MAX_SHUTDOWN_GRACE_SECONDS
           + ", not " + shutdownGraceSeconds);
     }
+    if (submissionPort < OFF || submissionPort > 65535) {
+      throw new IllegalArgumentException("smtp.submissionPort must be -1 (off) or 0..65535, not " + submissionPort);
+    }
+    if (smtpsPort < OFF || smtpsPort > 65535) {
+      throw new IllegalArgumentException("smtp.smtpsPort must be -1 (off) or 0..65535, not " + smtpsPort);
+    }
+    if (submissionPort > 0 && (submissionPort == port || submissionPort == smtpsPort)) {
+      throw new IllegalArgumentException("smtp.submissionPort " + submissionPort + " is already used by another SMTP listener");
+    }
+    if (smtpsPort > 0 && smtpsPort == port) {
+      throw new IllegalArgumentException("smtp.smtpsPort " + smtpsPort + " is already used by smtp.port");
+    }
+    if (maxConnections < 1) {
+      throw new IllegalArgumentException("smtp.maxConnections must be at least 1, not " + maxConnections);
+    }
+    if (maxConnectionsPerIp < 1) {
+      throw new IllegalArgumentException("smtp.maxConnectionsPerIp must be at least 1, not " + maxConnectionsPerIp);
+    }
+    if (maxErrors < 1) {
+      throw new IllegalArgumentException("smtp.maxErrors must be at least 1, not " + maxErrors);
+    }
   }
 
   /** All defaults, for the given host name and local domains. */
   public static SmtpOptions defaults(String hostname, List<String> domains) {
     return new SmtpOptions(hostname, domains, DEFAULT_HOST, DEFAULT_PORT, DEFAULT_MAX_MESSAGE_SIZE,
         DEFAULT_MAX_RECIPIENTS, BareLineEndings.NORMALIZE, DEFAULT_STORE_TIMEOUT_MS, DEFAULT_IDLE_TIMEOUT_SECONDS,
-        DEFAULT_SHUTDOWN_GRACE_SECONDS);
+        DEFAULT_SHUTDOWN_GRACE_SECONDS, DEFAULT_SUBMISSION_PORT, DEFAULT_SMTPS_PORT, false, DEFAULT_MAX_CONNECTIONS,
+        DEFAULT_MAX_CONNECTIONS_PER_IP, DEFAULT_MAX_ERRORS);
   }
 
   /**
@@ -111,7 +152,13 @@ public record SmtpOptions(String hostname, List<String> domains, String host, in
         BareLineEndings.parse(string(smtp, "bareLineEndings", "smtp.bareLineEndings", "normalize")),
         number(smtp, "storeTimeoutMs", "smtp.storeTimeoutMs", DEFAULT_STORE_TIMEOUT_MS),
         intNumber(smtp, "idleTimeoutSeconds", "smtp.idleTimeoutSeconds", DEFAULT_IDLE_TIMEOUT_SECONDS),
-        intNumber(smtp, "shutdownGraceSeconds", "smtp.shutdownGraceSeconds", DEFAULT_SHUTDOWN_GRACE_SECONDS));
+        intNumber(smtp, "shutdownGraceSeconds", "smtp.shutdownGraceSeconds", DEFAULT_SHUTDOWN_GRACE_SECONDS),
+        intNumber(smtp, "submissionPort", "smtp.submissionPort", DEFAULT_SUBMISSION_PORT),
+        intNumber(smtp, "smtpsPort", "smtp.smtpsPort", DEFAULT_SMTPS_PORT),
+        bool(smtp, "allowPlaintextAuth", "smtp.allowPlaintextAuth", false),
+        intNumber(smtp, "maxConnections", "smtp.maxConnections", DEFAULT_MAX_CONNECTIONS),
+        intNumber(smtp, "maxConnectionsPerIp", "smtp.maxConnectionsPerIp", DEFAULT_MAX_CONNECTIONS_PER_IP),
+        intNumber(smtp, "maxErrors", "smtp.maxErrors", DEFAULT_MAX_ERRORS));
   }
 
   /** Whether mail for this domain is ours (case-insensitive, RFC 5321 section 2.4). */
@@ -146,6 +193,17 @@ public record SmtpOptions(String hostname, List<String> domains, String host, in
       throw new IllegalArgumentException(name + " must be a string, not " + v);
     }
     return s;
+  }
+
+  private static boolean bool(JsonObject o, String key, String name, boolean dflt) {
+    Object v = o.getValue(key);
+    if (v == null) {
+      return dflt;
+    }
+    if (!(v instanceof Boolean b)) {
+      throw new IllegalArgumentException(name + " must be true or false, not " + v);
+    }
+    return b;
   }
 
   private static int intNumber(JsonObject o, String key, String name, int dflt) {

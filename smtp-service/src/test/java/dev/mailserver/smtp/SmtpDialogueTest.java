@@ -52,7 +52,7 @@ class SmtpDialogueTest extends TestSupport {
     LineClient c = connect(deploy(new JsonObject().put("maxMessageSize", 1_000_000)));
     List<String> ehlo = c.send("EHLO client.example").readSmtpReply();
     assertThat(ehlo).containsExactly("250-" + HOST, "250-PIPELINING", "250-SIZE 1000000", "250-8BITMIME",
-        "250-ENHANCEDSTATUSCODES", "250 SMTPUTF8");
+        "250-ENHANCEDSTATUSCODES", "250-SMTPUTF8", "250-CHUNKING", "250-BINARYMIME", "250 STARTTLS");
     assertThat(cmd(c, "HELO client.example")).isEqualTo("250 " + HOST);
     assertThat(cmd(c, "MAIL FROM:<a@remote.example> SIZE=10")).startsWith("555 5.5.4");
     assertThat(cmd(c, "QUIT")).startsWith("221 2.0.0");
@@ -62,7 +62,7 @@ class SmtpDialogueTest extends TestSupport {
   @Test
   void simpleTransactionStoresTheBytesAfterOurTraceHeader() throws Exception {
     LineClient c = connect(deploy());
-    assertThat(cmd(c, "EHLO client.example")).isEqualTo("250 SMTPUTF8");
+    assertThat(cmd(c, "EHLO client.example")).isEqualTo(EHLO_LAST);
     assertThat(cmd(c, "MAIL FROM:<sender@remote.example>")).isEqualTo("250 2.1.0 Ok");
     assertThat(cmd(c, "RCPT TO:<alice@example.test>")).isEqualTo("250 2.1.5 Ok");
     assertThat(cmd(c, "DATA")).startsWith("354 ");
@@ -91,7 +91,7 @@ class SmtpDialogueTest extends TestSupport {
     c.sendRaw("EHLO client.example\r\n" + envelope("alice@example.test", "bob@example.test")
         + "DATA\r\n" + body + ".\r\nNOOP\r\nQUIT\r\n");
     List<String> ehlo = c.readSmtpReply();
-    assertThat(ehlo.get(ehlo.size() - 1)).isEqualTo("250 SMTPUTF8");
+    assertThat(ehlo.get(ehlo.size() - 1)).isEqualTo(EHLO_LAST);
     List<String> r = replies(c, 7);
     assertThat(r.get(0)).startsWith("250 2.1.0");
     assertThat(r.get(1)).startsWith("250 2.1.5");
@@ -149,7 +149,7 @@ class SmtpDialogueTest extends TestSupport {
     }
     c.sendRaw("\r\n");
     assertThat(c.smtp()).startsWith("500 5.5.6");
-    assertThat(cmd(c, "EHLO client.example")).isEqualTo("250 SMTPUTF8");
+    assertThat(cmd(c, "EHLO client.example")).isEqualTo(EHLO_LAST);
     assertThat(cmd(c, "MAIL FROM:<a@remote.example>")).startsWith("250");
   }
 
@@ -456,6 +456,16 @@ class SmtpDialogueTest extends TestSupport {
     c.sendRaw(junk.toString());
     List<String> r = replies(c, SmtpHandler.HARD_ERROR_LIMIT);
     assertThat(r.get(r.size() - 1)).startsWith("421 4.7.0");
+    assertThat(c.isClosedByServer()).isTrue();
+  }
+
+  @Test
+  void maxErrorsIsConfigurable() throws Exception {
+    LineClient c = connect(deploy(new JsonObject().put("maxErrors", 3)));
+    assertThat(cmd(c, "BOGUS")).startsWith("500 5.5.2");
+    assertThat(cmd(c, "MAIL FROM:<a@remote.example>")).startsWith("503 5.5.1");
+    assertThat(cmd(c, "NOOP")).as("a good command in between").startsWith("250");
+    assertThat(cmd(c, "RSET now")).startsWith("421 4.7.0 Too many errors");
     assertThat(c.isClosedByServer()).isTrue();
   }
 

@@ -51,9 +51,17 @@ class SmtpHandlerTest extends TestSupport {
                                                   | EXPN list                                 | 502 5.5.1
                                                   | TURN                                      | 502 5.5.1
                                                   | ETRN example.test                         | 502 5.5.1
-                                                  | STARTTLS                                  | 502 5.5.1
-                                                  | AUTH PLAIN                                | 502 5.5.1
-                                                  | BDAT 10 LAST                              | 502 5.5.1
+                                                  | STARTTLS                                  | 503 5.5.1
+                                                  | AUTH PLAIN                                | 503 5.5.1
+                                                  | BDAT ten                                  | 501 5.5.4
+      EHLO c                                      | STARTTLS                                  | 502 5.5.1
+      EHLO c                                      | AUTH PLAIN                                | 538 5.7.11
+      EHLO c                                      | AUTH CRAM-MD5                             | 504 5.5.4
+      EHLO c                                      | AUTH                                      | 501 5.5.4
+      HELO c                                      | AUTH PLAIN                                | 503 5.5.1
+      EHLO c                                      | BDAT                                      | 501 5.5.4
+      EHLO c                                      | BDAT 10 LAST now                          | 501 5.5.4
+      EHLO c                                      | BDAT -1                                   | 501 5.5.4
                                                   | FOO                                       | 500 5.5.2
                                                   | ""                                        | 500 5.5.2
                                                   | MAILFROM:<a@b.example>                    | 500 5.5.2
@@ -79,7 +87,8 @@ class SmtpHandlerTest extends TestSupport {
       EHLO c                                      | MAIL FROM:<a@b.example> SIZE              | 501 5.5.4
       EHLO c                                      | MAIL FROM:<a@b.example> BODY=8BITMIME     | 250 2.1.0
       EHLO c                                      | MAIL FROM:<a@b.example> BODY=7bit         | 250 2.1.0
-      EHLO c                                      | MAIL FROM:<a@b.example> BODY=BINARYMIME   | 501 5.5.4
+      EHLO c                                      | MAIL FROM:<a@b.example> BODY=BINARYMIME   | 250 2.1.0
+      EHLO c                                      | MAIL FROM:<a@b.example> BODY=BINARY       | 501 5.5.4
       EHLO c                                      | MAIL FROM:<a@b.example> SMTPUTF8          | 250 2.1.0
       EHLO c                                      | MAIL FROM:<a@b.example> SMTPUTF8=yes      | 501 5.5.4
       EHLO c                                      | MAIL FROM:<a@b.example> AUTH=<>           | 555 5.5.4
@@ -141,7 +150,8 @@ class SmtpHandlerTest extends TestSupport {
   void ehloAdvertisesTheExtensionsAndHeloNone() throws Exception {
     SmtpHandler h = handler(new JsonObject().put("maxMessageSize", 12345));
     SmtpReply ehlo = run(h, "EHLO client.example");
-    assertThat(ehlo.lines()).containsExactly(HOST, "PIPELINING", "SIZE 12345", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8");
+    assertThat(ehlo.lines()).containsExactly(HOST, "PIPELINING", "SIZE 12345", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8",
+        "CHUNKING", "BINARYMIME");
     assertThat(ehlo.enhanced()).isNull();
     assertThat(h.session().extended()).isTrue();
     SmtpReply helo = run(h, "HELO client.example");
@@ -367,5 +377,59 @@ class SmtpHandlerTest extends TestSupport {
     assertThat(codes(r)).isEqualTo("421 4.3.2");
     assertThat(r.closesConnection()).isTrue();
     assertThat(h.session().state()).isEqualTo(SmtpState.CLOSED);
+  }
+
+  // AUTH throttle (LoginThrottle): a locked account or address is answered without asking the store.
+
+  @Test
+  void lockedAccountGets454WithoutAskingTheStore() throws Exception {
+    // Lock after 2 failures, for a minute; no delays (no Vert.x timers in this handler).
+    dev.mailserver.common.security.LoginThrottle throttle = new dev.mailserver.common.security.LoginThrottle(
+        new dev.mailserver.common.security.LoginThrottle.Settings(5, 1, 1, 2, 60_000, 60_000, 100));
+    SmtpOptions o = SmtpOptions.fromConfig(config(new JsonObject()));
+    MailstoreClient client = new MailstoreClient(vertx, o.storeTimeoutMs());
+    SmtpHandler h = new SmtpHandler(o, client, "192.0.2.9", CLOCK, SmtpMetrics.detached(), Listener.SMTPS, true, throttle, null);
+    String good = java.util.Base64.getEncoder().encodeToString("\0alice@example.test\0secret".getBytes(StandardCharsets.UTF_8));
+    String bad = java.util.Base64.getEncoder().encodeToString("\0alice@example.test\0guess".getBytes(StandardCharsets.UTF_8));
+    run(h, "EHLO c");
+    assertThat(codes(run(h, "AUTH PLAIN " + bad))).isEqualTo("535 5.7.8");
+    assertThat(codes(run(h, "AUTH PLAIN " + bad))).isEqualTo("535 5.7.8");
+    // Locked: even the right password is not checked (the store would accept it).
+    assertThat(codes(run(h, "AUTH PLAIN " + good))).isEqualTo("454 4.7.0");
+    assertThat(h.session().authenticatedUser()).isNull();
+    // The account is locked from another address too; another account from another address is not.
+    SmtpHandler other = new SmtpHandler(o, client, "198.51.100.1", CLOCK, SmtpMetrics.detached(), Listener.SMTPS, true, throttle, null);
+    run(other, "EHLO c");
+    assertThat(codes(run(other, "AUTH PLAIN " + good))).isEqualTo("454 4.7.0");
+    String bob = java.util.Base64.getEncoder().encodeToString("\0bob@example.test\0secret".getBytes(StandardCharsets.UTF_8));
+    assertThat(codes(run(other, "AUTH PLAIN " + bob))).isEqualTo("235 2.7.0");
+  }
+
+  @ParameterizedTest
+  @CsvSource({"false,false,false,false,SMTP", "true,false,false,false,ESMTP", "true,false,true,false,ESMTPS",
+      "true,false,false,true,ESMTPA", "true,false,true,true,ESMTPSA", "true,true,false,false,UTF8SMTP",
+      "true,true,true,false,UTF8SMTPS", "true,true,false,true,UTF8SMTPA", "true,true,true,true,UTF8SMTPSA",
+      "false,false,true,true,SMTP"})
+  void withProtocolFollowsRfc3848AndRfc6531(boolean ehlo, boolean utf8, boolean tls, boolean auth, String expected) {
+    assertThat(ReceivedHeader.protocol(ehlo, utf8, tls, auth)).isEqualTo(expected);
+  }
+
+  @Test
+  void bdatChunksAreAnsweredAfterTheirOctets() throws Exception {
+    SmtpHandler h = handler(new JsonObject());
+    run(h, "EHLO c");
+    run(h, "MAIL FROM:<> BODY=BINARYMIME");
+    run(h, "RCPT TO:<alice@example.test>");
+    assertThat(h.onCommand("BDAT 4").await(5, TimeUnit.SECONDS)).as("no reply before the chunk").isNull();
+    assertThat(h.contentSink()).isNotNull();
+    Buffer b = Buffer.buffer("a\0\r\n");
+    assertThat(h.contentSink().feed(b, 0, b.length())).isEqualTo(4);
+    assertThat(h.onContentEnd().await(5, TimeUnit.SECONDS).toString()).isEqualTo("250 2.0.0 Ok: 4 octets received");
+    assertThat(h.contentSink()).isNull();
+    assertThat(codes(run(h, "DATA"))).as("RFC 3030 section 3").isEqualTo("503 5.5.1");
+    assertThat(h.onCommand("BDAT 0 LAST").await(5, TimeUnit.SECONDS)).isNull();
+    assertThat(h.contentSink().isDone()).isTrue();
+    assertThat(codes(h.onContentEnd().await(5, TimeUnit.SECONDS))).as("failed until RSET").isEqualTo("503 5.5.1");
+    assertThat(store.deliveries()).isEmpty();
   }
 }

@@ -58,7 +58,7 @@ class SmtpMetricsTest extends TestSupport {
     try (LogCapture logs = LogCapture.mailserver()) {
       LineClient c = connect(deploy());
       assertThat(registry.get(SmtpMetrics.SESSIONS_ACTIVE).gauge().value()).isEqualTo(1.0);
-      assertThat(cmd(c, "EHLO client.example")).isEqualTo("250 SMTPUTF8");
+      assertThat(cmd(c, "EHLO client.example")).isEqualTo(EHLO_LAST);
       assertThat(cmd(c, "MAIL FROM:<sender@remote.example>")).startsWith("250 2.1.0");
       assertThat(cmd(c, "RCPT TO:<nobody@example.test>")).startsWith("550 5.1.1");
       assertThat(cmd(c, "RCPT TO:<alice@example.test>")).startsWith("250 2.1.5");
@@ -145,24 +145,32 @@ class SmtpMetricsTest extends TestSupport {
   }
 
   /**
-   * AUTH is not offered, but clients send credentials anyway (AUTH PLAIN with the secret inline,
-   * or AUTH LOGIN and then the base64 lines as if they were commands). With every level enabled,
-   * no captured line may contain them.
+   * AUTH command lines and the lines of an AUTH exchange carry credentials (RFC 4954 section 4:
+   * base64, trivially decoded). With every level enabled, no captured line may contain them,
+   * whether the attempt succeeds, fails, is cancelled or is refused; the auth meters count them.
    */
   @Test
-  void credentialsSentInCommandsNeverReachTheLogs() throws Exception {
+  void credentialsNeverReachTheLogsAndAuthIsCounted() throws Exception {
     String secret = "s3cret-Pa55word";
-    String plain = java.util.Base64.getEncoder().encodeToString(("\0alice@example.test\0" + secret).getBytes(StandardCharsets.UTF_8));
-    String loginPw = java.util.Base64.getEncoder().encodeToString(secret.getBytes(StandardCharsets.UTF_8));
+    java.util.function.Function<String, String> b64 =
+        v -> java.util.Base64.getEncoder().encodeToString(v.getBytes(StandardCharsets.UTF_8));
+    String plainWrong = b64.apply("\0alice@example.test\0" + secret);
+    String plainRight = b64.apply("\0bob@example.test\0" + PASSWORD);
+    String loginPw = b64.apply(secret);
     try (LogCapture logs = LogCapture.mailserverAllLevels()) {
-      LineClient c = connect(deploy());
+      LineClient c = connect(deploy(new JsonObject().put("allowPlaintextAuth", true)));
       assertThat(cmd(c, "EHLO client.example")).startsWith("250");
-      assertThat(cmd(c, "AUTH PLAIN " + plain)).startsWith("502");
-      assertThat(cmd(c, "AUTH LOGIN")).startsWith("502");
-      assertThat(cmd(c, loginPw)).startsWith("500");
-      assertThat(cmd(c, secret)).startsWith("500");
-      assertThat(cmd(c, "MAIL FROM:<sender@remote.example> AUTH=<" + secret + ">")).startsWith("555");
-      assertThat(cmd(c, "MAIL FROM:<sender@remote.example>")).startsWith("250");
+      assertThat(cmd(c, "AUTH PLAIN " + plainWrong)).startsWith("535 5.7.8");
+      assertThat(cmd(c, "AUTH LOGIN")).startsWith("334 ");
+      assertThat(cmd(c, b64.apply("alice@example.test"))).startsWith("334 ");
+      assertThat(cmd(c, loginPw)).startsWith("535 5.7.8");
+      assertThat(cmd(c, "AUTH PLAIN")).isEqualTo("334 ");
+      assertThat(cmd(c, "*")).startsWith("501 5.0.0");
+      assertThat(cmd(c, "AUTH LOGIN " + b64.apply("alice@example.test"))).startsWith("334 ");
+      assertThat(cmd(c, secret)).startsWith("501 5.5.2"); // not base64: refused, not echoed anywhere
+      assertThat(cmd(c, "AUTH PLAIN")).isEqualTo("334 ");
+      assertThat(cmd(c, plainRight)).startsWith("235 2.7.0");
+      assertThat(cmd(c, "MAIL FROM:<bob@example.test> AUTH=<" + secret + ">")).startsWith("250");
       assertThat(cmd(c, "RCPT TO:<alice@example.test> X-PW=" + secret)).startsWith("555");
       assertThat(cmd(c, "RCPT TO:<alice@example.test>")).startsWith("250");
       assertThat(cmd(c, "DATA")).startsWith("354");
@@ -173,11 +181,17 @@ class SmtpMetricsTest extends TestSupport {
       await().atMost(Duration.ofSeconds(5)).until(() -> !logs.messagesStartingWith("smtp session end").isEmpty());
 
       List<String> lines = logs.lines();
-      // The capture works at every level: the session line and the DEBUG recipient line are there.
-      assertThat(lines).anyMatch(l -> l.startsWith("INFO smtp session end") && l.contains(" errors=6 "));
+      // The capture works at every level: the session line, the auth verdicts and the DEBUG recipient line are there.
+      assertThat(lines).anyMatch(l -> l.startsWith("INFO smtp session end"));
+      assertThat(lines).anyMatch(l -> l.startsWith("INFO smtp auth") && l.contains("result=failure"));
+      assertThat(lines).anyMatch(l -> l.startsWith("INFO smtp auth") && l.contains("result=success"));
       assertThat(lines).anyMatch(l -> l.startsWith("DEBUG smtp queued to"));
-      assertThat(lines).noneMatch(l -> l.contains(secret) || l.contains(plain) || l.contains(loginPw));
+      assertThat(lines).noneMatch(l -> l.contains(secret) || l.contains(plainWrong) || l.contains(plainRight)
+          || l.contains(loginPw) || l.contains(PASSWORD));
     }
+    assertThat(count(SmtpMetrics.AUTH, "result", "failure")).isEqualTo(2);
+    assertThat(count(SmtpMetrics.AUTH, "result", "success")).isEqualTo(1);
+    assertThat(count(SmtpMetrics.AUTH, "result", "locked")).isZero();
   }
 
   @Test
@@ -186,6 +200,7 @@ class SmtpMetricsTest extends TestSupport {
     List<String> names = registry.getMeters().stream().map(Meter::getId).map(Meter.Id::getName).distinct().sorted().toList();
     assertThat(names).allMatch(n -> n.startsWith("mail.smtp."))
         .contains(SmtpMetrics.SESSIONS, SmtpMetrics.SESSIONS_ACTIVE, SmtpMetrics.SESSIONS_ENDED,
-            SmtpMetrics.MESSAGES_ACCEPTED, SmtpMetrics.MESSAGE_SIZE, SmtpMetrics.REPLIES, SmtpMetrics.ACK_LATENCY);
+            SmtpMetrics.MESSAGES_ACCEPTED, SmtpMetrics.MESSAGE_SIZE, SmtpMetrics.REPLIES, SmtpMetrics.ACK_LATENCY,
+            SmtpMetrics.AUTH, SmtpMetrics.TLS, SmtpMetrics.CONNECTIONS_REFUSED);
   }
 }

@@ -26,11 +26,15 @@ abstract class TestSupport {
   static final String HOST = "mail.example.test";
   static final List<String> ACCOUNTS = List.of("alice@example.test", "bob@example.test", "postmaster@example.test",
       "carol@other.test");
+  /** Every test account's password in the fake store. */
+  static final String PASSWORD = "secret";
+  /** The last line of the EHLO reply on the MX port before TLS (TLS is on by default: STARTTLS is offered). */
+  static final String EHLO_LAST = "250 STARTTLS";
 
   static Vertx vertx;
   FakeMailstore store;
   private final List<String> deployments = new ArrayList<>();
-  private final List<LineClient> clients = new ArrayList<>();
+  private final List<java.io.Closeable> clients = new ArrayList<>();
 
   @BeforeAll
   static void startVertx() {
@@ -50,13 +54,13 @@ abstract class TestSupport {
 
   static FakeMailstore newStore() {
     FakeMailstore s = new FakeMailstore(vertx);
-    ACCOUNTS.forEach(a -> s.addAccount(a, "secret"));
+    ACCOUNTS.forEach(a -> s.addAccount(a, PASSWORD));
     return s;
   }
 
   @AfterEach
   void cleanUp() throws Exception {
-    for (LineClient c : clients) {
+    for (java.io.Closeable c : clients) {
       c.close();
     }
     for (String id : deployments) {
@@ -65,15 +69,60 @@ abstract class TestSupport {
     store.stop().await(5, TimeUnit.SECONDS);
   }
 
-  /** The system config the launcher would pass, with {@code smtp} overrides. */
+  /**
+   * The system config the launcher would pass, with {@code smtp} overrides. The submission and
+   * SMTPS listeners are off unless a test turns them on (port 0); TLS is on (self-signed).
+   */
   static JsonObject config(JsonObject smtpOverrides) {
     JsonObject smtp = new JsonObject().put("host", "127.0.0.1").put("port", 0).put("storeTimeoutMs", 2000)
+        .put("submissionPort", -1).put("smtpsPort", -1)
         .mergeIn(smtpOverrides);
     return new JsonObject()
         .put("hostname", HOST)
         .put("domains", new JsonArray().add("example.test").add("other.test"))
         .put("smtp", smtp)
         .put("pop3", new JsonObject().put("port", 0));
+  }
+
+  /** The system config with {@code smtp} overrides and top-level overrides (e.g. {@code tls}). */
+  static JsonObject config(JsonObject smtpOverrides, JsonObject rootOverrides) {
+    return config(smtpOverrides).mergeIn(rootOverrides);
+  }
+
+  /** Deploys an SMTP verticle with top-level overrides too; the clean-up undeploys it. */
+  Deployed deployVerticle(JsonObject smtpOverrides, JsonObject rootOverrides) throws Exception {
+    SmtpVerticle v = new SmtpVerticle();
+    String id = vertx.deployVerticle(v, new DeploymentOptions().setConfig(config(smtpOverrides, rootOverrides)))
+        .await(10, TimeUnit.SECONDS);
+    deployments.add(id);
+    return new Deployed(v, id, v.actualPort());
+  }
+
+  /** All three listeners on ephemeral ports, with these extra {@code smtp} settings. */
+  Deployed deployAll(JsonObject smtpOverrides) throws Exception {
+    return deployVerticle(new JsonObject().put("submissionPort", 0).put("smtpsPort", 0).mergeIn(smtpOverrides), new JsonObject());
+  }
+
+  /** A plaintext client that has read the greeting; closed by the clean-up. */
+  SmtpClient client(int port) throws IOException {
+    SmtpClient c = SmtpClient.plain(port);
+    clients.add(c);
+    checkGreeting(c.smtp());
+    return c;
+  }
+
+  /** An implicit-TLS client (SMTPS) that has read the greeting; closed by the clean-up. */
+  SmtpClient tlsClient(int port) throws IOException {
+    SmtpClient c = SmtpClient.implicitTls(port);
+    clients.add(c);
+    checkGreeting(c.smtp());
+    return c;
+  }
+
+  private static void checkGreeting(String greeting) {
+    if (!greeting.startsWith("220 " + HOST + " ESMTP")) {
+      throw new AssertionError("bad greeting: " + greeting);
+    }
   }
 
   /** Deploys an SMTP verticle; returns its port. */

@@ -26,7 +26,7 @@ import io.vertx.core.buffer.Buffer;
  *
  * <p>No per-line allocation: runs of ordinary bytes are copied in bulk into one output Buffer.
  */
-public final class DataDecoder {
+public final class DataDecoder implements ContentSink {
 
   /** What to answer once the data has ended. */
   public enum Outcome {
@@ -82,6 +82,7 @@ public final class DataDecoder {
    * terminator. Returns how many bytes it consumed: less than {@code to - from} only when the
    * terminator was found and more bytes follow it.
    */
+  @Override
   public int feed(Buffer in, int from, int to) {
     int i = from;
     while (i < to && state != DONE) {
@@ -221,6 +222,7 @@ public final class DataDecoder {
   }
 
   /** True once CRLF.CRLF has been consumed. */
+  @Override
   public boolean isDone() {
     return state == DONE;
   }

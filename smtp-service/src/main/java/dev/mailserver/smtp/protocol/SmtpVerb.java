@@ -22,14 +22,20 @@ public enum SmtpVerb {
   /** RFC 5321 section 4.1.4: VRFY, HELP and NOOP may be used at any time. */
   VRFY(Group.ANY),
   HELP(Group.ANY),
+  /** RFC 3207: after HELO/EHLO, outside a transaction (the handler checks that TLS is on offer). */
+  STARTTLS(EnumSet.of(SmtpState.GREETED)),
+  /** RFC 4954 section 4: not during a mail transaction (the handler checks EHLO and the policy). */
+  AUTH(EnumSet.of(SmtpState.GREETED)),
+  /**
+   * RFC 3030 section 2: allowed in every state, because the chunk octets that follow the command
+   * line must be read (and discarded) before any error is answered; the handler decides.
+   */
+  BDAT(Group.ANY),
   // Known but not implemented: 502 5.5.1 whatever the state.
   EXPN(null),
   TURN(null),
   ETRN(null),
   ATRN(null),
-  BDAT(null),
-  AUTH(null),
-  STARTTLS(null),
   SEND(null),
   SOML(null),
   SAML(null);
