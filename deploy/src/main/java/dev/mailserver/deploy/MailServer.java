@@ -223,6 +223,21 @@ public final class MailServer implements AutoCloseable {
     return pop3 == null ? -1 : pop3.actualPort();
   }
 
+  /** Bound submission port (RFC 6409), or -1 if off or no SMTP role. */
+  public int submissionPort() {
+    return smtp == null ? -1 : smtp.actualSubmissionPort();
+  }
+
+  /** Bound SMTPS (implicit TLS, RFC 8314) port, or -1 if off or no SMTP role. */
+  public int smtpsPort() {
+    return smtp == null ? -1 : smtp.actualSmtpsPort();
+  }
+
+  /** Bound POP3S (implicit TLS) port, or -1 if off or no POP3 role. */
+  public int pop3sPort() {
+    return pop3 == null ? -1 : pop3.actualPop3sPort();
+  }
+
   public int httpPort() {
     return mailstore == null ? -1 : mailstore.actualHttpPort();
   }
@@ -249,10 +264,21 @@ public final class MailServer implements AutoCloseable {
       b.append("  HTTP            ").append(config.getJsonObject("http").getString("host")).append(':').append(httpPort()).append('\n');
     }
     if (smtp != null) {
-      b.append("  SMTP            ").append(config.getJsonObject("smtp").getString("host")).append(':').append(smtpPort()).append('\n');
+      String host = config.getJsonObject("smtp").getString("host");
+      b.append("  SMTP            ").append(host).append(':').append(smtpPort()).append('\n');
+      if (smtp.actualSubmissionPort() > 0) {
+        b.append("  submission      ").append(host).append(':').append(smtp.actualSubmissionPort()).append(" (STARTTLS, AUTH)\n");
+      }
+      if (smtp.actualSmtpsPort() > 0) {
+        b.append("  SMTPS           ").append(host).append(':').append(smtp.actualSmtpsPort()).append(" (implicit TLS, AUTH)\n");
+      }
     }
     if (pop3 != null) {
       b.append("  POP3            ").append(config.getJsonObject("pop3").getString("host")).append(':').append(pop3Port()).append('\n');
+      if (pop3.actualPop3sPort() > 0) {
+        b.append("  POP3S           ").append(config.getJsonObject("pop3").getString("host")).append(':')
+            .append(pop3.actualPop3sPort()).append(" (implicit TLS)\n");
+      }
     }
     b.append("  management      ").append(config.getJsonObject("management").getString("host")).append(':')
         .append(managementPort()).append(" (").append(ManagementServer.LIVEZ).append(", ").append(ManagementServer.READYZ)

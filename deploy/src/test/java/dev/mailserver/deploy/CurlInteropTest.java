@@ -25,7 +25,10 @@ class CurlInteropTest {
   @BeforeAll
   static void start() throws Exception {
     assumeTrue(curlAvailable(), "curl is not installed");
-    server = MailServer.start(EmbeddedEndToEndTest.testConfig(dir.resolve("data")), List.of(Main.Role.values()));
+    // As the README runs it: POP3 logins only under TLS (STLS), a self-signed certificate.
+    var config = EmbeddedEndToEndTest.testConfig(dir.resolve("data"));
+    config.getJsonObject("pop3").put("allowPlaintextAuth", false);
+    server = MailServer.start(config, List.of(Main.Role.values()));
   }
 
   @AfterAll
@@ -56,6 +59,14 @@ class CurlInteropTest {
   }
 
   @Test
+  void plaintextPop3LoginIsRefusedWithoutTls() throws Exception {
+    Process p = new ProcessBuilder("curl", "--silent", "--max-time", "20", "pop3://127.0.0.1:" + server.pop3Port() + "/1",
+        "--user", "alice@example.test:alice-pw").start();
+    assertThat(p.waitFor(30, TimeUnit.SECONDS)).isTrue();
+    assertThat(p.exitValue()).as("curl must fail to log in without TLS").isNotZero();
+  }
+
+  @Test
   void curlSendsAndReadsBackTheSameBytes() throws Exception {
     String body = "From: curl@elsewhere.test\r\nTo: alice@example.test\r\nSubject: via curl\r\n\r\n"
         + "Hello over smtp://\r\n.a line with a leading dot\r\nbye\r\n";
@@ -64,10 +75,10 @@ class CurlInteropTest {
     curl("smtp://127.0.0.1:" + server.smtpPort() + "/client.example.test",
         "--mail-from", "curl@elsewhere.test", "--mail-rcpt", "alice@example.test", "--upload-file", msg.toString());
 
-    byte[] got = curl("pop3://127.0.0.1:" + server.pop3Port() + "/1", "--user", "alice@example.test:alice-pw");
+    byte[] got = curl("--ssl-reqd", "--insecure", "pop3://127.0.0.1:" + server.pop3Port() + "/1", "--user", "alice@example.test:alice-pw");
     assertThat(new String(EmbeddedEndToEndTest.belowTraceHeaders(got), StandardCharsets.UTF_8)).isEqualTo(body);
 
-    byte[] list = curl("pop3://127.0.0.1:" + server.pop3Port() + "/", "--user", "alice@example.test:alice-pw");
+    byte[] list = curl("--ssl-reqd", "--insecure", "pop3://127.0.0.1:" + server.pop3Port() + "/", "--user", "alice@example.test:alice-pw");
     assertThat(new String(list, StandardCharsets.US_ASCII)).startsWith("1 " + got.length);
   }
 }

@@ -20,7 +20,7 @@ import java.util.regex.Pattern;
 final class JarProcess implements AutoCloseable {
 
   static final Path JAR = Path.of(System.getProperty("mailserver.jar", "target/mailserver.jar")).toAbsolutePath();
-  static final Pattern LISTEN = Pattern.compile("^\\s*(SMTP|POP3|HTTP|management)\\s+\\S+:(\\d+).*$");
+  static final Pattern LISTEN = Pattern.compile("^\\s*(SMTP|SMTPS|submission|POP3|POP3S|HTTP|management)\\s+\\S+:(\\d+).*$");
   static final Pattern MEMBER = Pattern.compile("^\\s*cluster\\s+\\S+ member (\\S+:\\d+)\\s*$");
   static final Pattern STARTED = Pattern.compile("^\\s*management\\s+\\S+:\\d+.*$");
 

@@ -50,6 +50,7 @@ public final class MailstoreService {
   private final EventJournal journal;
   /** Journal reads ({@link #eventsSince}); separate so that catching-up consumers cannot starve deliveries. */
   private final WorkerExecutor events;
+  private final MailstoreMetrics metrics;
 
   /** With a volatile in-memory journal (tests). */
   public MailstoreService(Vertx vertx, MailStore store, Accounts accounts, WorkerExecutor io, WorkerExecutor auth) {
@@ -62,6 +63,13 @@ public final class MailstoreService {
    */
   public MailstoreService(Vertx vertx, MailStore store, Accounts accounts, EventJournal journal, WorkerExecutor io,
                           WorkerExecutor auth, WorkerExecutor events) {
+    this(vertx, store, accounts, journal, io, auth, events, MailstoreMetrics.detached());
+  }
+
+  /** @param metrics where deliveries, deletions, fetches, journal appends and password checks are counted */
+  public MailstoreService(Vertx vertx, MailStore store, Accounts accounts, EventJournal journal, WorkerExecutor io,
+                          WorkerExecutor auth, WorkerExecutor events, MailstoreMetrics metrics) {
+    this.metrics = metrics;
     this.vertx = vertx;
     this.store = store;
     this.accounts = accounts;
@@ -84,6 +92,20 @@ public final class MailstoreService {
    * Deliveries run unordered so concurrent ones proceed in parallel.
    */
   public Future<DeliverResult> deliver(DeliverRequest req) {
+    return store(req).andThen(ar -> {
+      if (ar.succeeded()) {
+        long total = 0;
+        for (DeliverResult.Stored s : ar.result().stored()) {
+          total += s.size();
+        }
+        metrics.delivered(ar.result().stored().size(), total);
+      } else {
+        metrics.deliveryFailed();
+      }
+    });
+  }
+
+  private Future<DeliverResult> store(DeliverRequest req) {
     List<MailboxName> recipients;
     try {
       if (req.recipients().isEmpty()) {
@@ -105,8 +127,13 @@ public final class MailstoreService {
       }
       record Done(List<DeliverResult.Stored> stored, List<MailEvent> events) {}
       return this.<Done>blocking(io, () -> {
-            List<DeliverResult.Stored> stored = store.deliver(req.sender(), recipients, req.content());
-            return new Done(stored, journalNew(req, stored, MessageText.subject(req.content())));
+            long start = System.nanoTime();
+            try {
+              List<DeliverResult.Stored> stored = store.deliver(req.sender(), recipients, req.content());
+              return new Done(stored, journalNew(req, stored, MessageText.subject(req.content())));
+            } finally {
+              metrics.deliveryWritten(System.nanoTime() - start);
+            }
           }, false)
           .map(done -> {
             publish(Addresses.EVENTS_NEW, done.events());
@@ -140,7 +167,9 @@ public final class MailstoreService {
       return list;
     }
     try {
-      return journal.appendAll(list);
+      List<MailEvent> appended = journal.appendAll(list);
+      metrics.journaled(appended.size());
+      return appended;
     } catch (RuntimeException e) {
       log.error("EVENT JOURNAL APPEND FAILED after the change was stored; the change stands, its {} event(s) are published "
           + "without an id and cannot be replayed: {}", list.size(), list, e);
@@ -190,7 +219,31 @@ public final class MailstoreService {
       return Future.failedFuture(new MailstoreException(MailstoreError.INVALID_REQUEST, "bodyLines must be >= 0"));
     }
     return mailbox(mailbox).compose(m -> blocking(io,
-        () -> bodyLines == null ? store.fetch(m, id) : store.fetchTop(m, id, bodyLines), false));
+        () -> bodyLines == null ? store.fetch(m, id) : store.fetchTop(m, id, bodyLines), false))
+        .andThen(ar -> {
+          if (ar.succeeded()) {
+            metrics.fetched();
+          }
+        });
+  }
+
+  /**
+   * The stored bytes {@code [offset, min(offset + length, size))} (empty at or past the end);
+   * INVALID_REQUEST for negative values or a length above 8 MiB (see {@link MailStore#checkRange}).
+   * A message read in ranges counts once in the fetch meter: at its range from offset 0.
+   */
+  public Future<Buffer> fetchRange(String mailbox, String id, long offset, int length) {
+    try {
+      MailStore.checkRange(offset, length);
+    } catch (MailstoreException e) {
+      return Future.failedFuture(e);
+    }
+    return mailbox(mailbox).compose(m -> blocking(io, () -> store.fetchRange(m, id, offset, length), false))
+        .andThen(ar -> {
+          if (ar.succeeded() && offset == 0) {
+            metrics.fetched();
+          }
+        });
   }
 
   /** Removes messages, then journals and publishes one message.deleted event per message removed. */
@@ -198,6 +251,7 @@ public final class MailstoreService {
     record Done(DeleteResult result, List<MailEvent> events) {}
     return mailbox(mailbox).compose(m -> this.<Done>blocking(io, () -> {
           DeleteResult r = store.delete(m, ids);
+          metrics.deleted(r.deleted());
           return new Done(r, journalDeleted(m, ids, r));
         }, false))
         .map(done -> {
@@ -242,6 +296,11 @@ public final class MailstoreService {
    */
   public Future<String> authenticate(String address, String password) {
     return blocking(auth, () -> accounts.authenticate(address, password), false)
+        .andThen(ar -> {
+          if (ar.succeeded()) {
+            metrics.authenticated(ar.result().isPresent());
+          }
+        })
         .compose(r -> r.map(Future::succeededFuture)
             .orElseGet(() -> Future.failedFuture(new MailstoreException(MailstoreError.AUTH_FAILED, "invalid credentials"))));
   }

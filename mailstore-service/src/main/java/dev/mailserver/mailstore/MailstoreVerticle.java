@@ -1,6 +1,7 @@
 package dev.mailserver.mailstore;
 
 import dev.mailserver.common.bus.Codecs;
+import dev.mailserver.common.metrics.Meters;
 import dev.mailserver.mailstore.accounts.Accounts;
 import dev.mailserver.mailstore.accounts.Passwords;
 import dev.mailserver.mailstore.bus.MailstoreBusApi;
@@ -44,6 +45,12 @@ public class MailstoreVerticle extends VerticleBase {
   static final int EVENTS_POOL_SIZE = 4;
   /** How often old journal segments are compacted away (also once at start). */
   static final long COMPACT_INTERVAL_MS = 10 * 60 * 1000;
+  /**
+   * How often the journal's statistics (for the {@link MailstoreMetrics#JOURNAL_EVENTS} and
+   * {@link MailstoreMetrics#JOURNAL_BYTES} gauges) are refreshed from the files, to see other
+   * instances' appends and compactions; this instance's own appends update them as they happen.
+   */
+  static final long JOURNAL_STATS_INTERVAL_MS = 15_000;
   /** How often readiness is re-checked in the background; {@link #isReady()} reads the result. */
   static final long READY_CHECK_INTERVAL_MS = 1000;
   /**
@@ -66,6 +73,10 @@ public class MailstoreVerticle extends VerticleBase {
   private long compactTimer = -1;
   /** Confined to this verticle's context: at most one compaction runs at a time. */
   private boolean compacting;
+  private long statsTimer = -1;
+  /** Confined to this verticle's context: at most one journal statistics refresh runs at a time. */
+  private boolean refreshingStats;
+  private MailstoreMetrics metrics;
   private MailstoreService service;
   private MailstoreBusApi busApi;
   private HttpServer server;
@@ -101,12 +112,16 @@ public class MailstoreVerticle extends VerticleBase {
     events = vertx.createSharedWorkerExecutor("mailstore-events", EVENTS_POOL_SIZE);
     MailstoreOptions opts = options;
     Passwords passwords = new Passwords(bcryptCost);
-    return io.<Init>executeBlocking(() -> init(opts, passwords), true)
+    MailstoreMetrics meters = new MailstoreMetrics(Meters.registry(vertx));
+    metrics = meters;
+    return io.<Init>executeBlocking(() -> init(opts, passwords, meters), true)
         .compose(init -> {
           init.demoPassword().ifPresent(pw -> announceDemo("demo@" + opts.domains().get(0), pw));
           dataDir = init.dataDir();
           journal = init.journal();
-          service = new MailstoreService(vertx, init.store(), init.accounts(), journal, io, auth, events);
+          service = new MailstoreService(vertx, init.store(), init.accounts(), journal, io, auth, events, meters);
+          // Both answer from memory: nothing here touches the disk on the scrape thread.
+          meters.bindGauges(init.accounts()::size, init.journal()::stats);
           eventStream = new EventStreamHandler(vertx, journal, events);
           busApi = new MailstoreBusApi(vertx, service, init.node());
           log.info("Mailstore data in {}", init.dataDir());
@@ -128,6 +143,7 @@ public class MailstoreVerticle extends VerticleBase {
         .<Void>map(ready -> {
           readyTimer = vertx.setPeriodic(READY_CHECK_INTERVAL_MS, id -> checkReadiness());
           compactTimer = vertx.setPeriodic(COMPACT_INTERVAL_MS, id -> compactJournal());
+          statsTimer = vertx.setPeriodic(JOURNAL_STATS_INTERVAL_MS, id -> refreshJournalStats());
           return null;
         })
         .recover(t -> {
@@ -137,11 +153,11 @@ public class MailstoreVerticle extends VerticleBase {
   }
 
   /** Blocking part of the start: directories, tmp cleanup, accounts. Runs on a worker. */
-  private static Init init(MailstoreOptions opts, Passwords passwords) throws Exception {
+  private static Init init(MailstoreOptions opts, Passwords passwords, MailstoreMetrics metrics) throws Exception {
     Path dataDir = opts.dataDir().toAbsolutePath().normalize();
     Files.createDirectories(dataDir);
     String node = machineHostname(opts.hostname());
-    MaildirStore store = new MaildirStore(dataDir.resolve("mail"), node);
+    MaildirStore store = new MaildirStore(dataDir.resolve("mail"), node, metrics.fsyncObserver());
     store.open();
     Accounts accounts = new Accounts(dataDir.resolve("accounts.json"), store, passwords);
     accounts.load();
@@ -154,9 +170,16 @@ public class MailstoreVerticle extends VerticleBase {
     // Shared by every instance on this data directory: ids continue across restarts and processes.
     FileEventJournal journal = FileEventJournal.open(dataDir, opts.eventsMaxAgeHours(), opts.eventsMaxCount());
     try {
-      journal.compact();
+      journal.compact(); // also takes the journal's statistics
     } catch (RuntimeException e) {
       log.warn("Event journal compaction at start failed (retried every {} min): {}", COMPACT_INTERVAL_MS / 60_000, e.toString());
+    }
+    if (journal.stats() == null) {
+      try {
+        journal.refreshStats();
+      } catch (RuntimeException e) {
+        log.warn("Event journal statistics unavailable (retried every {} s): {}", JOURNAL_STATS_INTERVAL_MS / 1000, e.toString());
+      }
     }
     log.info("Event journal in {} (last event id {}; keeps events younger than {} h and among the newest {})",
         journal.dir(), journal.lastId().isEmpty() ? "none" : journal.lastId(), opts.eventsMaxAgeHours(), opts.eventsMaxCount());
@@ -175,6 +198,22 @@ public class MailstoreVerticle extends VerticleBase {
       compacting = false;
       if (ar.failed()) {
         log.error("Event journal compaction failed: {}", ar.cause().toString());
+      }
+    });
+  }
+
+  /** Re-reads the journal's statistics for the gauges, on a worker; one run at a time. */
+  private void refreshJournalStats() {
+    FileEventJournal j = journal;
+    WorkerExecutor pool = events;
+    if (refreshingStats || stopping || j == null || pool == null) {
+      return;
+    }
+    refreshingStats = true;
+    pool.executeBlocking(j::refreshStats, false).onComplete(ar -> {
+      refreshingStats = false;
+      if (ar.failed()) {
+        log.warn("Event journal statistics refresh failed: {}", ar.cause().toString());
       }
     });
   }
@@ -274,6 +313,13 @@ public class MailstoreVerticle extends VerticleBase {
     if (compactTimer >= 0) {
       vertx.cancelTimer(compactTimer);
       compactTimer = -1;
+    }
+    if (statsTimer >= 0) {
+      vertx.cancelTimer(statsTimer);
+      statsTimer = -1;
+    }
+    if (metrics != null) {
+      metrics.unbindGauges(); // the registry outlives this verticle: it must not keep our objects
     }
     List<Future<?>> steps = new ArrayList<>();
     if (server != null) {

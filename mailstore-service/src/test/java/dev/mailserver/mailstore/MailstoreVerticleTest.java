@@ -119,6 +119,61 @@ class MailstoreVerticleTest {
   }
 
   @Test
+  void fetchRangeThroughTheBusReturnsRawRangesAndTypedFailures() {
+    byte[] body = new byte[300_000];
+    for (int i = 0; i < body.length; i++) {
+      body[i] = (byte) (i * 7 + i / 1000); // 8-bit, position-dependent
+    }
+    DeliverResult r = client.deliver(new DeliverRequest("Q" + System.nanoTime(), "carol@example.org",
+        List.of("alice@example.test"), Buffer.buffer(body))).await();
+    String id = r.stored().get(0).messageId();
+    byte[] all = client.fetch("alice@example.test", id).await().getBytes();
+    int size = all.length;
+    assertThat((long) size).isEqualTo(r.stored().get(0).size());
+
+    // first, middle, last (across the end), past the end
+    assertThat(client.fetchRange("alice@example.test", id, 0, 65_536).await().getBytes())
+        .isEqualTo(java.util.Arrays.copyOfRange(all, 0, 65_536));
+    assertThat(client.fetchRange("alice@example.test", id, 100_001, 50_000).await().getBytes())
+        .isEqualTo(java.util.Arrays.copyOfRange(all, 100_001, 150_001));
+    assertThat(client.fetchRange("alice@example.test", id, size - 5, 65_536).await().getBytes())
+        .isEqualTo(java.util.Arrays.copyOfRange(all, size - 5, size));
+    assertThat(client.fetchRange("alice@example.test", id, size, 10).await().length()).isZero();
+    assertThat(client.fetchRange("alice@example.test", id, 1L << 40, 10).await().length()).isZero();
+    // reassembled from 64 KiB ranges
+    Buffer joined = Buffer.buffer();
+    for (long off = 0; off < size; off += 65_536) {
+      joined.appendBuffer(client.fetchRange("alice@example.test", id, off, 65_536).await());
+    }
+    assertThat(joined.getBytes()).isEqualTo(all);
+
+    assertThat(errorOf(client.fetchRange("alice@example.test", id, -1, 10))).isEqualTo(MailstoreError.INVALID_REQUEST);
+    assertThat(errorOf(client.fetchRange("alice@example.test", id, 0, -1))).isEqualTo(MailstoreError.INVALID_REQUEST);
+    assertThat(errorOf(client.fetchRange("alice@example.test", id, 0, MailstoreClient.MAX_RANGE_LENGTH + 1)))
+        .isEqualTo(MailstoreError.INVALID_REQUEST);
+    assertThat(client.fetchRange("alice@example.test", id, 0, MailstoreClient.MAX_RANGE_LENGTH).await().getBytes())
+        .isEqualTo(all);
+    assertThat(errorOf(client.fetchRange("alice@example.test", "1234.nothing", 0, 10))).isEqualTo(MailstoreError.MESSAGE_NOT_FOUND);
+    assertThat(errorOf(client.fetchRange("nobody@example.test", id, 0, 10))).isEqualTo(MailstoreError.MAILBOX_NOT_FOUND);
+
+    // malformed ranges on the raw bus: with bodyLines, only one of the two, not whole numbers, beyond int
+    JsonObject base = new JsonObject().put("mailbox", "alice@example.test").put("id", id);
+    for (JsonObject bad : List.of(
+        base.copy().put("offset", 0).put("length", 10).put("bodyLines", 1),
+        base.copy().put("offset", 0),
+        base.copy().put("length", 10),
+        base.copy().put("offset", "0").put("length", 10),
+        base.copy().put("offset", 0).put("length", 1.5),
+        base.copy().put("offset", 0).put("length", -4_294_967_295L),
+        base.copy().put("offset", 0).put("length", 4_294_967_296L))) {
+      assertThat(errorOf(vertx.eventBus().request(Addresses.FETCH, bad))).as(bad.encode()).isEqualTo(MailstoreError.INVALID_REQUEST);
+    }
+
+    client.delete("alice@example.test", List.of(id)).await();
+    assertThat(errorOf(client.fetchRange("alice@example.test", id, 0, 10))).isEqualTo(MailstoreError.MESSAGE_NOT_FOUND);
+  }
+
+  @Test
   void typedFailuresArriveAsMailstoreExceptions() {
     assertThatThrownBy(() -> client.deliver(request("alice@example.test", "nobody@example.test")).await())
         .isInstanceOfSatisfying(MailstoreException.class, e -> assertThat(e.error()).isEqualTo(MailstoreError.MAILBOX_NOT_FOUND));

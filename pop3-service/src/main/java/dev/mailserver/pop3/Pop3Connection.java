@@ -25,9 +25,10 @@ import org.slf4j.LoggerFactory;
  * octets through an incremental {@link DotEncoder}; before each slice the socket's write queue is
  * checked and, when full, writing waits for its drain handler. So a slow reader holds the server
  * to at most about one slice (stuffed: up to twice its size) beyond the socket's high-water mark,
- * never a whole dot-stuffed copy of a message. The message {@link Buffer} itself, as the store
- * returned it, stays in memory until the reply is written (see the module README: ranged fetches
- * need a bus-contract change).
+ * never a whole dot-stuffed copy of a message. For RETR of a message up to
+ * {@link Pop3Handler#STREAM_THRESHOLD} octets the fetched {@link Buffer} stays in memory until the
+ * reply is written; bigger ones are fetched in ranges while they are written ({@link RangedWriter}),
+ * so a RETR holds at most two ranges of {@link Pop3Handler#RANGE_LENGTH} octets.
  *
  * <p>STLS (RFC 2595 section 4): after the handler accepts it, the connection stops interpreting
  * input, drops every byte buffered or still queued behind STLS (plaintext a man in the middle may
@@ -177,6 +178,11 @@ final class Pop3Connection {
       startTls(reply);
       return;
     }
+    Pop3Handler.StreamedRetr stream = handler.takeStreamedRetr();
+    if (stream != null && reply instanceof Pop3Reply.MultiLine) {
+      new RangedWriter(reply.statusLine(), stream, this::afterReply).start();
+      return;
+    }
     write(reply, this::afterReply);
   }
 
@@ -265,7 +271,7 @@ final class Pop3Connection {
     void step() {
       while (!closed && !writeFailed) {
         if (queuedBytes >= WRITE_QUEUE_MAX || socket.writeQueueFull()) {
-          park();
+          park(this::step);
           return;
         }
         int end = Math.min(content.length(), offset + SLICE);
@@ -286,26 +292,141 @@ final class Pop3Connection {
         }
       }
     }
+  }
 
-    /**
-     * Waits until our own count of unsent octets falls to half the mark, or Vert.x reports the
-     * socket drained, whichever comes first. Both, because Vert.x learns of Netty's writability
-     * change late (it let about 1 MiB through in a tight write loop when measured), while the
-     * completion of each write is exact.
-     */
-    private void park() {
-      boolean[] resumed = {false};
-      Runnable resume = () -> {
-        if (!resumed[0]) {
-          resumed[0] = true;
-          socket.drainHandler(null);
-          lowWaterHook = null;
-          step();
-        }
-      };
-      lowWaterHook = resume;
-      socket.drainHandler(v -> resume.run());
+  /**
+   * Parks a multi-line writer: runs {@code step} once our own count of unsent octets falls to half
+   * the mark, or Vert.x reports the socket drained, whichever comes first. Both, because Vert.x
+   * learns of Netty's writability change late (it let about 1 MiB through in a tight write loop
+   * when measured), while the completion of each write is exact.
+   */
+  private void park(Runnable step) {
+    boolean[] resumed = {false};
+    Runnable resume = () -> {
+      if (!resumed[0]) {
+        resumed[0] = true;
+        socket.drainHandler(null);
+        lowWaterHook = null;
+        step.run();
+      }
+    };
+    lowWaterHook = resume;
+    socket.drainHandler(v -> resume.run());
+  }
+
+  /**
+   * Streams a big RETR ({@link Pop3Handler.StreamedRetr}): the status line, then the message range
+   * by range, each in {@value #SLICE}-octet slices through one incremental {@link DotEncoder}
+   * (stuffing state carries across slices and ranges), parking on a full write queue like
+   * {@link MultiLineWriter} ({@link #park}). While range k is written, range k+1 is being fetched;
+   * range k+2 is asked for only once range k+1 is taken up for writing, so a RETR holds at most two
+   * ranges and a slow reader slows the fetching down too.
+   *
+   * <p>Every range must be exactly as long as the snapshot size (on the +OK line) says. A range that
+   * is short or long, or that fails (the message removed meanwhile: MESSAGE_NOT_FOUND; the store
+   * down), aborts: nothing more is written, no terminating dot, and the connection is closed (no
+   * UPDATE). RFC 1939 has no way to report an error after the +OK; a client sees a retrieval that
+   * did not end and fails it.
+   */
+  private final class RangedWriter {
+    private final Pop3Handler.StreamedRetr source;
+    private final DotEncoder encoder = new DotEncoder();
+    private final Handler<Future<Void>> then;
+    private final long size;
+    private Buffer head;
+    /** The range being written, and the position in it. */
+    private Buffer current;
+    private int pos;
+    /** Octets of the ranges taken up so far: the offset of the next range. */
+    private long taken;
+    /** Octets written (before stuffing). */
+    private long written;
+    /** The next range, being fetched; null when none is left. */
+    private Future<Buffer> ahead;
+    private boolean waiting;
+
+    RangedWriter(String statusLine, Pop3Handler.StreamedRetr source, Handler<Future<Void>> then) {
+      this.source = source;
+      this.then = then;
+      this.size = source.size();
+      this.head = Buffer.buffer(statusLine, StandardCharsets.US_ASCII.name());
     }
+
+    void start() {
+      if (take(source.takeFirst())) {
+        step();
+      }
+    }
+
+    void step() {
+      while (!closed && !writeFailed) {
+        if (current == null) {
+          if (taken >= size) {
+            Buffer end = encoder.finish();
+            source.completed();
+            then.handle(queue(end));
+            return;
+          }
+          if (!ahead.isComplete()) {
+            if (!waiting) {
+              waiting = true;
+              ahead.onComplete(ar -> {
+                waiting = false;
+                step();
+              });
+            }
+            return;
+          }
+          if (ahead.failed()) {
+            abort(source.failure(ahead.cause()));
+            return;
+          }
+          if (!take(ahead.result())) {
+            return;
+          }
+        }
+        if (queuedBytes >= WRITE_QUEUE_MAX || socket.writeQueueFull()) {
+          park(this::step);
+          return;
+        }
+        int end = Math.min(current.length(), pos + SLICE);
+        Buffer chunk = encoder.encode(current.slice(pos, end));
+        written += end - pos;
+        pos = end;
+        if (pos >= current.length()) {
+          current = null; // let the range go before the next one arrives
+        }
+        if (head != null) {
+          chunk = head.appendBuffer(chunk);
+          head = null;
+        }
+        queue(chunk);
+      }
+    }
+
+    /** Checks a range against the snapshot size and starts fetching the one after it; false: aborted. */
+    private boolean take(Buffer range) {
+      int expected = source.expectedLength(taken);
+      if (range.length() != expected) {
+        abort(range.length() < expected
+            ? "the message ended early (range at " + taken + ": " + range.length() + " of " + expected + " octets)"
+            : "the message is longer than its listed size " + size);
+        return false;
+      }
+      current = range;
+      pos = 0;
+      taken += range.length();
+      ahead = taken < size ? source.fetch(taken) : null;
+      return true;
+    }
+
+    private void abort(String why) {
+      current = null;
+      ahead = null;
+      source.aborted(written, why);
+      socket.close();
+    }
+
   }
 
   // --- STLS ----------------------------------------------------------------------------------

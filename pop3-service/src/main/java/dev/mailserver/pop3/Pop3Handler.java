@@ -14,6 +14,7 @@ import dev.mailserver.pop3.protocol.Pop3Verb;
 import io.vertx.core.Future;
 import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
+import io.vertx.core.buffer.Buffer;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -122,6 +123,14 @@ public final class Pop3Handler {
   /** Delay of a reply to a locked-out login: answering at once would make hammering free. */
   static final long LOCKED_REPLY_DELAY_MS = 500;
 
+  /**
+   * RETR of a message larger than this (by the login snapshot's size) is streamed: fetched in
+   * ranges of {@link #RANGE_LENGTH} while it is written ({@link StreamedRetr}), not fetched whole.
+   */
+  static final long STREAM_THRESHOLD = 1024 * 1024;
+  /** Octets per ranged fetch of a streamed RETR; a RETR holds at most two ranges (written, next). */
+  static final int RANGE_LENGTH = 256 * 1024;
+
   private final Vertx vertx;
   private final MailstoreClient store;
   private final Pop3Options options;
@@ -131,6 +140,8 @@ public final class Pop3Handler {
   /** Null: no throttling (handlers built in unit tests). */
   private final LoginThrottle throttle;
   private Runnable leaseLostHandler = () -> { };
+  /** A streamed RETR answered +OK, for the connection to take with its reply. */
+  private StreamedRetr pendingStream;
   private int badCommands;
   private boolean closeRequested;
 
@@ -234,6 +245,16 @@ public final class Pop3Handler {
     return session.inSasl();
   }
 
+  /**
+   * The data source of the reply just returned, once, when it is a streamed RETR: its reply is a
+   * multi-line +OK without content, and the connection writes the data from here. Null otherwise.
+   */
+  StreamedRetr takeStreamedRetr() {
+    StreamedRetr s = pendingStream;
+    pendingStream = null;
+    return s;
+  }
+
   /** STLS was accepted: true once; the connection then switches to TLS (RFC 2595 section 4). */
   public boolean takeTlsRequest() {
     return session.takeTlsRequest();
@@ -261,6 +282,7 @@ public final class Pop3Handler {
    * The future always succeeds, with exactly one reply.
    */
   public Future<Pop3Reply> handle(String line) {
+    pendingStream = null;
     if (session.inSasl()) {
       // Never log this line: it carries the credentials.
       return guarded(() -> saslResponse(line), "AUTH response").map(this::countBadCommand);
@@ -657,12 +679,97 @@ public final class Pop3Handler {
   }
 
   private Future<Pop3Reply> retr(String arg) {
-    return withMessage(arg, (n, info) -> store.fetch(session.mailbox(), info.id())
-        .map(bytes -> {
-          sent(false, bytes.length());
-          return Pop3Reply.multiLine(bytes.length() + " octets", bytes);
+    return withMessage(arg, (n, info) -> {
+      if (info.size() > STREAM_THRESHOLD) {
+        return streamedRetr(info);
+      }
+      return store.fetch(session.mailbox(), info.id())
+          .map(bytes -> {
+            sent(false, bytes.length());
+            return Pop3Reply.multiLine(bytes.length() + " octets", bytes);
+          })
+          .recover(t -> Future.succeededFuture(fetchFailureReply(t)));
+    });
+  }
+
+  /**
+   * A big message: the first range is fetched before answering, so a message already gone or a
+   * store that is down still gets a proper -ERR. The +OK carries the snapshot's size; the rest of
+   * the ranges are fetched by the connection while it writes ({@link #takeStreamedRetr()}).
+   */
+  private Future<Pop3Reply> streamedRetr(MessageInfo info) {
+    StreamedRetr stream = new StreamedRetr(session.mailbox(), info);
+    return stream.fetch(0)
+        .map(first -> {
+          stream.first = first;
+          pendingStream = stream;
+          return Pop3Reply.multiLine(info.size() + " octets", Buffer.buffer());
         })
-        .recover(t -> Future.succeededFuture(fetchFailureReply(t))));
+        .recover(t -> Future.succeededFuture(fetchFailureReply(t)));
+  }
+
+  /**
+   * The data of a streamed RETR: the message's ranges in order, {@link #RANGE_LENGTH} octets each,
+   * for {@code Pop3Connection}, which asks for range k+1 while writing range k (so a RETR holds at
+   * most two ranges) and checks every range against the snapshot size sent in the +OK. The size
+   * on the +OK line must be what is sent (before stuffing): a range shorter or longer than the
+   * size says, or a message deleted between ranges (MESSAGE_NOT_FOUND), cannot be reported with
+   * -ERR after the +OK (RFC 1939 has no way), so the connection closes without the terminating
+   * dot; a client treats that as a failed retrieval, and no UPDATE happens.
+   */
+  final class StreamedRetr {
+    private final String mailbox;
+    private final MessageInfo info;
+    private Buffer first;
+
+    private StreamedRetr(String mailbox, MessageInfo info) {
+      this.mailbox = mailbox;
+      this.info = info;
+    }
+
+    /** The octets to send: the snapshot's size, announced on the +OK line. */
+    long size() {
+      return info.size();
+    }
+
+    /** The first range (fetched before the +OK), once. */
+    Buffer takeFirst() {
+      Buffer b = first;
+      first = null;
+      return b;
+    }
+
+    /** How long the range at {@code offset} must be if the message is as the snapshot says. */
+    int expectedLength(long offset) {
+      return (int) Math.min(RANGE_LENGTH, info.size() - offset);
+    }
+
+    /**
+     * The range at {@code offset}. The last one asks for one octet more than should be left, so a
+     * message longer than its snapshot size shows up as a range longer than expected.
+     */
+    Future<Buffer> fetch(long offset) {
+      long left = info.size() - offset;
+      int length = left > RANGE_LENGTH ? RANGE_LENGTH : (int) left + 1;
+      return store.fetchRange(mailbox, info.id(), offset, length);
+    }
+
+    /** Every octet was handed to the socket: count the retrieval. */
+    void completed() {
+      sent(false, info.size());
+    }
+
+    /** The RETR is being aborted after its +OK; the connection closes. */
+    void aborted(long sentOctets, String why) {
+      log.warn("POP3 RETR of {} from {} aborted after {} of {} octets: {}; closing the connection without the "
+          + "terminating dot", info.id(), mailbox, sentOctets, info.size(), why);
+    }
+
+    /** Why a range fetch failed, for {@link #aborted}. */
+    String failure(Throwable t) {
+      MailstoreException e = MailstoreException.from(t);
+      return e.error() == MailstoreError.MESSAGE_NOT_FOUND ? "message removed during the transfer" : e.getMessage();
+    }
   }
 
   /** RFC 1939 section 7: TOP msg n - headers, the blank line and n body lines; n must be non-negative. */
@@ -679,7 +786,7 @@ public final class Pop3Handler {
         .recover(t -> Future.succeededFuture(fetchFailureReply(t))));
   }
 
-  private void sent(boolean isTop, int bytes) {
+  private void sent(boolean isTop, long bytes) {
     if (isTop) {
       topCount++;
     } else {

@@ -4,6 +4,7 @@ import static dev.mailserver.pop3.TestServer.ALICE;
 import static dev.mailserver.pop3.TestServer.ALICE_PASSWORD;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.mailserver.pop3.protocol.DotEncoder;
 import io.vertx.core.buffer.Buffer;
 import io.vertx.core.json.JsonObject;
 import java.io.IOException;
@@ -14,16 +15,22 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.List;
 import java.util.Random;
 import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * RETR and TOP of big messages stream with back-pressure: a slow reader makes the server wait (its
  * socket write queue stays bounded), it does not make it buffer a dot-stuffed copy of the message.
- * Measured: byte-identical delivery after unstuffing, the connection's write-queue high-water mark,
- * and the heap (printed; see the module README for the figures).
+ * RETR of a message above {@link Pop3Handler#STREAM_THRESHOLD} is fetched in ranges while it is
+ * written, so the heap does not hold the message either. Measured: byte-identical delivery after
+ * unstuffing, the connection's write-queue high-water mark, the ranges asked of the store, and the
+ * heap (printed; see the module README for the figures). A message that vanishes, shrinks or grows
+ * between ranges aborts the RETR: the connection closes without the terminating dot.
  */
 class Pop3StreamingTest {
 
@@ -109,12 +116,19 @@ class Pop3StreamingTest {
     }
 
     void read(InputStream in, long slowBytes) throws IOException, InterruptedException {
+      if (!readToTerminatorOrEof(in, slowBytes)) {
+        throw new IOException("closed after " + wire + " octets");
+      }
+    }
+
+    /** True at the terminator, false when the server closed the connection before it. */
+    boolean readToTerminatorOrEof(InputStream in, long slowBytes) throws IOException, InterruptedException {
       byte[] buf = new byte[64 * 1024];
       while (true) {
         int want = wire < slowBytes ? 4096 : buf.length;
         int n = in.read(buf, 0, want);
         if (n < 0) {
-          throw new IOException("closed after " + wire + " octets");
+          return false;
         }
         wire += n;
         if (wire < slowBytes) {
@@ -125,7 +139,7 @@ class Pop3StreamingTest {
           midway.run();
         }
         if (consume(buf, n)) {
-          return;
+          return true;
         }
       }
     }
@@ -172,10 +186,11 @@ class Pop3StreamingTest {
 
   /**
    * 50 MiB through a slow reader: the first 3 MiB in 4 KiB reads with 1 ms pauses, then fast.
-   * The client's receive buffer is small, so the kernel cannot absorb the message either.
+   * The client's receive buffer is small, so the kernel cannot absorb the message either. The
+   * heap is measured while the reader is slow, 2 MiB into the transfer.
    */
   @Test
-  void retrOfFiftyMegabytesStreamsWithBoundedWriteQueue() throws Exception {
+  void retrOfFiftyMegabytesStreamsInRangesWithBoundedHeapAndWriteQueue() throws Exception {
     server = TestServer.start();
     int size = 50 * MIB;
     String expected = putMessage(size, 42);
@@ -212,18 +227,204 @@ class Pop3StreamingTest {
       s.getOutputStream().write("QUIT\r\n".getBytes(StandardCharsets.US_ASCII));
       assertThat(readLine(in)).startsWith("+OK");
       long after = usedHeap();
+      long delta = during[0] - before;
       System.out.printf("POP3 RETR 50 MiB: wire %d octets in %d ms; write-queue high-water %d octets"
               + " (%.1f KiB), queued while the reader slept: %d octets; heap used before %d MiB, during %d MiB"
-              + " (delta %+d MiB), after %d MiB (delta %+d MiB)%n",
+              + " (delta %+.2f MiB = %+d octets), after %d MiB (delta %+.2f MiB)%n",
           reader.wire, (t1 - t0) / 1_000_000, highWater, highWater / 1024.0, queuedMidway[0],
-          before / MIB, during[0] / MIB, (during[0] - before) / MIB, after / MIB, (after - before) / MIB);
+          before / MIB, during[0] / MIB, delta / (double) MIB, delta, after / MIB, (after - before) / (double) MIB);
       assertThat(highWater).isLessThanOrEqualTo(QUEUE_BOUND);
       // The measure is live: the reader did stall the server (the queue filled up to the socket's mark).
       assertThat(highWater).isGreaterThanOrEqualTo(Pop3Connection.SLICE);
-      // The store's copy is in "before"; in flight there is one more copy (the fetched Buffer the
-      // writer slices), never that plus a dot-stuffed copy or a queued copy (that would be >= 2x).
-      assertThat(during[0] - before).isLessThan(size + size / 2);
+      // The store's copy is in "before"; in flight there are at most two ranges of 256 KiB (and their
+      // transient copies), never the message: fetched whole it was +52 MiB.
+      assertThat(delta).isLessThan(16L * MIB);
+      // Fetched as consecutive ranges from the start, none longer than a range (+1 for the last).
+      List<JsonObject> fetches = server.store.fetchRequests();
+      assertThat(fetches).hasSize(size / Pop3Handler.RANGE_LENGTH);
+      for (int k = 0; k < fetches.size(); k++) {
+        assertThat(fetches.get(k).getLong("offset")).isEqualTo((long) k * Pop3Handler.RANGE_LENGTH);
+        assertThat(fetches.get(k).getInteger("length")).isBetween(1, Pop3Handler.RANGE_LENGTH + 1);
+      }
     }
+  }
+
+  /**
+   * A reader that stops reading altogether in the middle of a 32 MiB RETR: the server stops
+   * fetching too. It is at most the kernel's socket buffers, the write queue and two ranges ahead
+   * of what the client has read, and the heap does not grow with the message.
+   */
+  @Test
+  void aStalledReaderStopsTheRangedFetchesToo() throws Exception {
+    server = TestServer.start();
+    int size = 32 * MIB;
+    String expected = putMessage(size, 11);
+    long before = usedHeap();
+    long[] stalled = new long[4];
+    try (Socket s = new Socket()) {
+      s.setReceiveBufferSize(32 * 1024);
+      s.connect(new InetSocketAddress("127.0.0.1", server.port), 5_000);
+      s.setSoTimeout(30_000);
+      InputStream in = s.getInputStream();
+      s.getOutputStream().write(("USER " + ALICE + "\r\nPASS " + ALICE_PASSWORD + "\r\nRETR 1\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      for (int i = 0; i < 3; i++) {
+        readLine(in);
+      }
+      assertThat(readLine(in)).isEqualTo("+OK " + size + " octets");
+      Reader reader = new Reader();
+      reader.midway(MIB, () -> {
+        try {
+          Thread.sleep(1_500); // the server runs ahead as far as it will
+          stalled[0] = reader.wire;
+          stalled[1] = fetchedUpTo();
+          stalled[2] = onlyConnection().queuedBytes();
+          stalled[3] = usedHeap();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      });
+      reader.read(in, 2L * MIB);
+      assertThat(reader.octets).isEqualTo(size);
+      assertThat(HexFormat.of().formatHex(reader.digest.digest())).isEqualTo(expected);
+    }
+    long ahead = stalled[1] - stalled[0];
+    System.out.printf("POP3 RETR 32 MiB, reader stalled at %d octets: ranges fetched up to %d (%.2f MiB ahead of"
+            + " the reader), queued %d octets, heap delta %+.2f MiB%n",
+        stalled[0], stalled[1], ahead / (double) MIB, stalled[2], (stalled[3] - before) / (double) MIB);
+    // Ahead by the kernel's send buffer (up to 4 MiB here, net.ipv4.tcp_wmem), the client's receive
+    // buffer, the write queue and two ranges; fetching on regardless would be ~30 MiB ahead.
+    assertThat(ahead).isLessThan(8L * MIB);
+    assertThat(stalled[2]).isLessThanOrEqualTo(QUEUE_BOUND);
+    assertThat(stalled[3] - before).isLessThan(16L * MIB);
+  }
+
+  /** The end of the furthest range the store was asked for. */
+  private long fetchedUpTo() {
+    return server.store.fetchRequests().stream()
+        .filter(r -> r.containsKey("offset"))
+        .mapToLong(r -> r.getLong("offset") + r.getLong("length"))
+        .max().orElse(0);
+  }
+
+  /**
+   * The dot-stuffing state carries across range boundaries: ranges that start with '.' at a line
+   * start (stuffed) and in the middle of a line (not stuffed), and a CR LF split by a boundary. The
+   * wire bytes equal a one-shot encoding of the whole message.
+   */
+  @Test
+  void streamedRetrIsByteForByteTheOneShotEncodingAcrossRangeBoundaries() throws Exception {
+    server = TestServer.start();
+    int range = Pop3Handler.RANGE_LENGTH;
+    int size = 5 * range + 1234;
+    byte[] b = message(size, 9).getBytes();
+    // boundary 1: ".x" at a line start; 2: ".x" in the middle of a line; 3: CR | LF ".";
+    // 4: LF | "." (the line start is known only from the previous range)
+    put(b, range - 2, "\r\n.x");
+    put(b, 2 * range - 2, "ab.x");
+    put(b, 3 * range - 1, "\r\n..");
+    put(b, 4 * range - 2, "\r\n.\r\n");
+    server.store.put(ALICE, Buffer.buffer(b));
+    byte[] wire = DotEncoder.encodeAll(Buffer.buffer(b)).getBytes();
+    try (Pop3TestClient c = Pop3TestClient.plain(server.port)) {
+      c.readLine();
+      c.command("USER " + ALICE);
+      c.command("PASS " + ALICE_PASSWORD);
+      assertThat(c.command("RETR 1")).isEqualTo("+OK " + size + " octets");
+      assertThat(c.socket().getInputStream().readNBytes(wire.length)).isEqualTo(wire);
+      assertThat(c.command("NOOP")).isEqualTo("+OK");
+    }
+    assertThat(server.store.fetchRequests()).hasSize(6);
+  }
+
+  private static void put(byte[] b, int at, String s) {
+    byte[] x = s.getBytes(StandardCharsets.US_ASCII);
+    System.arraycopy(x, 0, b, at, x.length);
+  }
+
+  /**
+   * The message is deleted (by another protocol, say) in the middle of a streamed RETR: the next
+   * range is MESSAGE_NOT_FOUND, and after the +OK the only honest answer is to close the connection
+   * without the terminating dot. What was sent is the message's true beginning; the session ends
+   * without UPDATE (its DELE is not applied) and the server goes on serving.
+   */
+  @Test
+  void aMessageRemovedBetweenRangesAbortsTheRetrWithoutTheFinalDot() throws Exception {
+    server = TestServer.start();
+    server.put(ALICE, "Subject: small\r\n\r\nx\r\n");
+    int size = 8 * MIB;
+    Buffer m = message(size, 17);
+    String id = server.store.put(ALICE, m);
+    boolean[] removed = {false};
+    server.store.afterFetch = req -> {
+      if (id.equals(req.getString("id")) && req.getLong("offset", 0L) >= 2L * MIB && !removed[0]) {
+        removed[0] = server.store.remove(ALICE, id); // this range is answered, the next is not
+      }
+    };
+    Reader reader = new Reader();
+    boolean terminated;
+    try (Socket s = new Socket()) {
+      s.connect(new InetSocketAddress("127.0.0.1", server.port), 5_000);
+      s.setSoTimeout(10_000);
+      InputStream in = s.getInputStream();
+      s.getOutputStream().write(("USER " + ALICE + "\r\nPASS " + ALICE_PASSWORD + "\r\nDELE 1\r\nRETR 2\r\n")
+          .getBytes(StandardCharsets.US_ASCII));
+      assertThat(readLine(in)).startsWith("+OK"); // greeting
+      assertThat(readLine(in)).startsWith("+OK"); // USER
+      assertThat(readLine(in)).startsWith("+OK maildrop has 2 messages");
+      assertThat(readLine(in)).isEqualTo("+OK Message 1 deleted");
+      assertThat(readLine(in)).isEqualTo("+OK " + size + " octets");
+      terminated = reader.readToTerminatorOrEof(in, 0);
+    }
+    assertThat(removed[0]).isTrue();
+    assertThat(terminated).as("terminating dot").isFalse();
+    assertThat(reader.octets).isBetween(2L * MIB, (long) size - 1);
+    byte[] prefix = java.util.Arrays.copyOf(m.getBytes(), (int) reader.octets);
+    assertThat(HexFormat.of().formatHex(reader.digest.digest())).isEqualTo(sha256(prefix));
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+        .until(() -> server.verticle.connections().isEmpty() && server.leaseHolder(ALICE) == null);
+    // No UPDATE: message 1 is still there. And the server serves the next session normally.
+    assertThat(server.store.messages(ALICE)).hasSize(1);
+    try (Pop3TestClient c = Pop3TestClient.plain(server.port)) {
+      c.readLine();
+      c.command("USER " + ALICE);
+      assertThat(c.command("PASS " + ALICE_PASSWORD)).startsWith("+OK");
+      assertThat(c.command("STAT")).isEqualTo("+OK 1 " + "Subject: small\r\n\r\nx\r\n".length());
+      assertThat(c.command("QUIT")).startsWith("+OK");
+    }
+  }
+
+  /**
+   * Ranges that disagree with the size on the +OK line (a store that rewrote the message: shorter,
+   * by less or more than a range, or longer, even by one octet) abort the RETR the same way: the
+   * client never gets a message whose length contradicts the +OK line, nor a terminating dot.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {-1, -1000, -700_000, 1, 5000})
+  void rangesThatDisagreeWithTheListedSizeAbortTheRetr(int change) throws Exception {
+    server = TestServer.start();
+    int size = 3 * MIB;
+    Buffer m = message(size, 23);
+    String id = server.store.put(ALICE, m);
+    Buffer other = change < 0 ? m.getBuffer(0, size + change) : m.copy().appendString("x".repeat(change));
+    server.store.afterFetch = req -> {
+      if (id.equals(req.getString("id")) && req.getLong("offset", -1L) == 0) {
+        server.store.replace(ALICE, id, other); // after the first range, before the +OK
+      }
+    };
+    Reader reader = new Reader();
+    boolean terminated;
+    try (Pop3TestClient c = Pop3TestClient.plain(server.port)) {
+      c.readLine();
+      c.command("USER " + ALICE);
+      c.command("PASS " + ALICE_PASSWORD);
+      assertThat(c.command("RETR 1")).isEqualTo("+OK " + size + " octets");
+      terminated = reader.readToTerminatorOrEof(c.socket().getInputStream(), 0);
+    }
+    assertThat(terminated).as("terminating dot").isFalse();
+    assertThat(reader.octets).isLessThan(size);
+    org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(5))
+        .until(() -> server.verticle.connections().isEmpty() && server.leaseHolder(ALICE) == null);
   }
 
   /** Over TLS (POP3S) the same bound holds: the TLS layer's pending writes count too. */

@@ -20,6 +20,9 @@ import java.util.List;
  */
 public final class MailstoreClient {
 
+  /** The largest {@code length} a ranged fetch ({@link #fetchRange}) may ask for: 8 MiB. */
+  public static final int MAX_RANGE_LENGTH = 8 * 1024 * 1024;
+
   /** Deliveries fsync before replying; give them longer than lookups. */
   public static final long DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -51,6 +54,18 @@ public final class MailstoreClient {
   /** The exact stored bytes of one message. */
   public Future<Buffer> fetch(String mailbox, String id) {
     return request(Addresses.FETCH, new JsonObject().put("mailbox", mailbox).put("id", id));
+  }
+
+  /**
+   * The stored bytes {@code [offset, min(offset + length, size))} of one message: empty at or past
+   * the end. For reading big messages in bounded pieces; a store that never rewrites a message
+   * (Maildir) gives consistent ranges, but the message may vanish between two of them
+   * (MESSAGE_NOT_FOUND). INVALID_REQUEST for negative values or a length above
+   * {@link #MAX_RANGE_LENGTH}.
+   */
+  public Future<Buffer> fetchRange(String mailbox, String id, long offset, int length) {
+    return request(Addresses.FETCH, new JsonObject().put("mailbox", mailbox).put("id", id)
+        .put("offset", offset).put("length", length));
   }
 
   /** The header section, the blank line and the first {@code bodyLines} lines of the body (POP3 TOP). */

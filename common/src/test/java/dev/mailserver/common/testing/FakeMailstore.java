@@ -2,6 +2,7 @@ package dev.mailserver.common.testing;
 
 import dev.mailserver.common.bus.Addresses;
 import dev.mailserver.common.bus.Codecs;
+import dev.mailserver.common.bus.MailstoreClient;
 import dev.mailserver.common.bus.MailstoreError;
 import dev.mailserver.common.bus.MailstoreException;
 import dev.mailserver.common.model.DeliverRequest;
@@ -21,11 +22,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
 
 /**
  * An in-memory mailstore speaking the real bus contract, for the SMTP and POP3 services' tests.
  * Not thread-safe beyond what the event loop gives: register it from one Vert.x context.
- * {@link #failNext(MailstoreError)} and {@link #delayMs} let tests drive the error paths.
+ * {@link #failNext(MailstoreError)}, {@link #delayMs}, {@link #afterFetch}, {@link #remove} and
+ * {@link #replace} let tests drive the error paths. Ranged fetches ({@code offset}/{@code length}) slice the stored copy.
  */
 public final class FakeMailstore {
 
@@ -36,8 +39,14 @@ public final class FakeMailstore {
   private final List<MessageConsumer<?>> consumers = new ArrayList<>();
   private final AtomicLong seq = new AtomicLong();
   private volatile MailstoreError failNext;
+  private final List<JsonObject> fetchRequests = new ArrayList<>();
   /** Delay before every reply, to simulate a slow store. */
   public volatile long delayMs;
+  /**
+   * Called with every successful fetch request after its reply was computed (and before it is
+   * sent), under the store's lock: a test can remove a message between two ranged fetches.
+   */
+  public volatile Consumer<JsonObject> afterFetch;
 
   public FakeMailstore(Vertx vertx) {
     this.vertx = vertx;
@@ -59,6 +68,24 @@ public final class FakeMailstore {
 
   public synchronized List<Buffer> messages(String mailbox) {
     return new ArrayList<>(boxes.getOrDefault(mailbox.toLowerCase(), new LinkedHashMap<>()).values());
+  }
+
+  /** Removes a message directly (as another protocol or the HTTP API would); false if absent. */
+  public synchronized boolean remove(String mailbox, String id) {
+    return boxes.get(mailbox.toLowerCase()).remove(id) != null;
+  }
+
+  /**
+   * Puts other content under an existing id, as a store that broke the never-rewritten rule would:
+   * for tests of a reader's consistency checks across ranged fetches.
+   */
+  public synchronized void replace(String mailbox, String id, Buffer content) {
+    boxes.get(mailbox.toLowerCase()).replace(id, content.copy());
+  }
+
+  /** Every {@code mailstore.fetch} request received, in order (copies). */
+  public synchronized List<JsonObject> fetchRequests() {
+    return new ArrayList<>(fetchRequests);
   }
 
   public synchronized List<DeliverRequest> deliveries() {
@@ -136,12 +163,38 @@ public final class FakeMailstore {
   }
 
   private synchronized Buffer fetch(JsonObject req) {
+    fetchRequests.add(req.copy());
+    Object offset = req.getValue("offset");
+    Object length = req.getValue("length");
+    boolean ranged = offset != null || length != null;
+    if (ranged && (!isWhole(offset) || !isWhole(length) || ((Number) offset).longValue() < 0
+        || ((Number) length).longValue() < 0 || ((Number) length).longValue() > MailstoreClient.MAX_RANGE_LENGTH
+        || req.containsKey("bodyLines"))) {
+      throw new MailstoreException(MailstoreError.INVALID_REQUEST, "bad range");
+    }
     Buffer b = box(req.getString("mailbox")).get(req.getString("id"));
     if (b == null) {
       throw new MailstoreException(MailstoreError.MESSAGE_NOT_FOUND, req.getString("id"));
     }
-    Integer lines = req.getInteger("bodyLines");
-    return lines == null ? b.copy() : top(b, lines);
+    Buffer reply;
+    if (ranged) {
+      // The stored bytes [offset, min(offset + length, size)), empty at or past the end.
+      long from = Math.min(((Number) offset).longValue(), b.length());
+      long to = Math.min(from + ((Number) length).longValue(), b.length());
+      reply = b.getBuffer((int) from, (int) to);
+    } else {
+      Integer lines = req.getInteger("bodyLines");
+      reply = lines == null ? b.copy() : top(b, lines);
+    }
+    Consumer<JsonObject> hook = afterFetch;
+    if (hook != null) {
+      hook.accept(req);
+    }
+    return reply;
+  }
+
+  private static boolean isWhole(Object o) {
+    return o instanceof Integer || o instanceof Long;
   }
 
   /** Headers, the blank line, then at most n body lines: the semantics the real store implements. */

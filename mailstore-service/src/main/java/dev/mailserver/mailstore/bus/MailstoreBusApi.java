@@ -55,10 +55,7 @@ public final class MailstoreBusApi {
         return new JsonObject().put("mailbox", req.getString("mailbox")).put("messages", arr);
       });
     });
-    consumer(Addresses.FETCH, body -> {
-      JsonObject req = json(body);
-      return service.fetch(req.getString("mailbox"), req.getString("id"), req.getInteger("bodyLines"));
-    });
+    consumer(Addresses.FETCH, this::fetch);
     consumer(Addresses.DELETE, body -> {
       JsonObject req = json(body);
       JsonArray ids = req.getJsonArray("ids");
@@ -107,6 +104,34 @@ public final class MailstoreBusApi {
       throw new MailstoreException(MailstoreError.INVALID_REQUEST, "expected a DeliverRequest (codec " + DeliverRequestCodec.NAME + ")");
     }
     return service.deliver(req).map(r -> r.toJson());
+  }
+
+  /**
+   * {@code {"mailbox","id"[,"bodyLines"]}}, or a range {@code {"mailbox","id","offset","length"}}:
+   * offset and length are JSON integers, both or neither, never with bodyLines; their values are
+   * checked by the service (negative, length above 8 MiB). Anything else is INVALID_REQUEST.
+   */
+  private Future<?> fetch(Object body) {
+    JsonObject req = json(body);
+    Object offset = req.getValue("offset");
+    Object length = req.getValue("length");
+    if (offset == null && length == null) {
+      return service.fetch(req.getString("mailbox"), req.getString("id"), req.getInteger("bodyLines"));
+    }
+    if (!isWhole(offset) || !isWhole(length)) {
+      throw new MailstoreException(MailstoreError.INVALID_REQUEST, "offset and length must both be whole numbers");
+    }
+    if (req.containsKey("bodyLines")) {
+      throw new MailstoreException(MailstoreError.INVALID_REQUEST, "offset/length cannot be combined with bodyLines");
+    }
+    // Clamped, not cast: a long outside int range must stay out of range (the service refuses it).
+    long len = ((Number) length).longValue();
+    int clamped = len > Integer.MAX_VALUE ? Integer.MAX_VALUE : len < 0 ? -1 : (int) len;
+    return service.fetchRange(req.getString("mailbox"), req.getString("id"), ((Number) offset).longValue(), clamped);
+  }
+
+  private static boolean isWhole(Object o) {
+    return o instanceof Integer || o instanceof Long;
   }
 
   /**

@@ -19,7 +19,11 @@ import java.nio.file.StandardOpenOption;
 import java.time.Clock;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
@@ -77,6 +81,13 @@ import org.slf4j.LoggerFactory;
  * Without any lock: list the segments, open the one containing {@code afterId + 1}, stream its
  * complete lines, then the following segments. A segment removed by a concurrent compaction makes
  * the read start over with a fresh listing.
+ *
+ * <h2>Statistics</h2>
+ * {@link #stats()} answers from memory what the journal holds (oldest and newest id, bytes of the
+ * segments), for the meters. It is brought up to date by every append of this process (which
+ * learns the newest id and the segment list anyway), by {@link #compact()} and by
+ * {@link #refreshStats()}, which also picks up other processes' appends and compactions. Sizes of
+ * segments that are no longer the newest never change, so they are read once each.
  */
 public final class FileEventJournal implements EventJournal {
   private static final Logger log = LoggerFactory.getLogger(FileEventJournal.class);
@@ -89,6 +100,21 @@ public final class FileEventJournal implements EventJournal {
 
   /** FileChannel locks belong to the JVM: instances in one JVM serialise on this first (see Accounts). */
   private static final ConcurrentHashMap<Path, ReentrantLock> JVM_LOCKS = new ConcurrentHashMap<>();
+
+  /**
+   * What the journal held when last looked at (see Statistics).
+   *
+   * @param oldestId the first id of the oldest segment (0: no segment)
+   * @param newestId the newest event id (0: none)
+   * @param bytes    total size of the segment files
+   * @param segments how many segment files
+   */
+  public record Stats(long oldestId, long newestId, long bytes, int segments) {
+    /** Events retained: newest id minus oldest retained id, plus one (ids have no holes). */
+    public long events() {
+      return oldestId > 0 && newestId >= oldestId ? newestId - oldestId + 1 : 0;
+    }
+  }
 
   /** What compaction did. */
   public record Compaction(int segmentsRemoved, long eventsRemoved, long oldestRetained) {}
@@ -123,6 +149,10 @@ public final class FileEventJournal implements EventJournal {
   /** First event time of the segment {@link #firstTimeSegment} (for rolling by age); guarded by jvmLock. */
   private long firstTimeSegment = -1;
   private long firstTime;
+  /** Sizes of segments that are not the newest (final once a newer one exists), by first id; guarded by jvmLock. */
+  private final Map<Long, Long> sealedSizes = new HashMap<>();
+  /** The latest statistics, null until first known. */
+  private volatile Stats stats;
 
   /**
    * @param dir           the journal directory ({@code <dataDir>/events}); created if missing
@@ -241,12 +271,12 @@ public final class FileEventJournal implements EventJournal {
     long[] segments = listSegments();
     long now = clock.millis();
     long last;
-    Path target;
+    long targetFirst;
     boolean create;
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     if (segments.length == 0) {
       last = 0;
-      target = segment(1);
+      targetFirst = 1;
       create = true;
     } else {
       long newestFirst = segments[segments.length - 1];
@@ -275,13 +305,13 @@ public final class FileEventJournal implements EventJournal {
             ch.force(true);
           }
         }
-        target = segment(last + 1);
+        targetFirst = last + 1;
         create = true;
       } else {
         if (seal != null) {
           out.write(seal);
         }
-        target = newest;
+        targetFirst = newestFirst;
         create = false;
       }
     }
@@ -295,12 +325,26 @@ public final class FileEventJournal implements EventJournal {
     StandardOpenOption[] opts = create
         ? new StandardOpenOption[] {StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE}
         : new StandardOpenOption[] {StandardOpenOption.WRITE, StandardOpenOption.APPEND};
+    Path target = segment(targetFirst);
+    long targetSize;
     try (FileChannel ch = FileChannel.open(target, opts)) {
       writeFully(ch, ByteBuffer.wrap(out.toByteArray()));
       ch.force(true);
+      targetSize = ch.size();
     }
     if (create) {
       syncDirectory(); // the new segment's name must survive a crash too
+    }
+    long[] after = segments;
+    if (create) {
+      after = Arrays.copyOf(segments, segments.length + 1);
+      after[segments.length] = targetFirst;
+    }
+    try {
+      updateStats(after, last, targetSize);
+    } catch (IOException | RuntimeException e) {
+      // Only the meters are behind; the events are durable and must be reported as appended.
+      log.debug("Event journal statistics not updated after an append: {}", e.toString());
     }
     return written;
   }
@@ -433,6 +477,7 @@ public final class FileEventJournal implements EventJournal {
     try {
       long[] segments = listSegments();
       if (segments.length < 2) {
+        refreshStatsQuietly();
         return new Compaction(0, 0, segments.length == 0 ? 0 : segments[0]);
       }
       long newestFirst = segments[segments.length - 1];
@@ -449,6 +494,7 @@ public final class FileEventJournal implements EventJournal {
         }
       }
       if (drop == 0) {
+        refreshStatsQuietly();
         return new Compaction(0, 0, segments[0]);
       }
       jvmLock.lock();
@@ -468,6 +514,7 @@ public final class FileEventJournal implements EventJournal {
       long removed = segments[drop] - segments[0];
       log.info("Event journal compacted: removed {} segment(s), events {}..{}; oldest retained is {}",
           drop, segments[0], segments[drop] - 1, segments[drop]);
+      refreshStatsQuietly();
       return new Compaction(drop, removed, segments[drop]);
     } catch (NoSuchFileException e) {
       return new Compaction(0, 0, 0); // another process is compacting too; the next run catches up
@@ -492,6 +539,85 @@ public final class FileEventJournal implements EventJournal {
       }
     }
     return false;
+  }
+
+  // ------------------------------------------------------------------------------------ statistics
+
+  /** The latest statistics (see Statistics), without any I/O; null until first known. Any thread. */
+  public Stats stats() {
+    return stats;
+  }
+
+  /**
+   * Looks at the files (one listing, the newest segment's tail and size, the size of any segment
+   * not seen before) and updates {@link #stats()}. Blocking; holds the in-JVM append lock for
+   * that short time, so it never races an append of this process. After {@link #close()} it
+   * returns what is known without looking.
+   */
+  public Stats refreshStats() {
+    if (closed) {
+      return stats;
+    }
+    jvmLock.lock();
+    try {
+      for (int attempt = 0; ; attempt++) {
+        try {
+          long[] segments = listSegments();
+          if (segments.length == 0) {
+            return updateStats(segments, 0, 0);
+          }
+          long newestFirst = segments[segments.length - 1];
+          Path newest = segment(newestFirst);
+          long last = readTail(newest, newestFirst).lastSeq();
+          return updateStats(segments, last, Files.size(newest));
+        } catch (NoSuchFileException e) {
+          if (attempt >= 5) {
+            throw new UncheckedIOException(e);
+          }
+          // compacted by another process between listing and reading: list again
+        } catch (IOException e) {
+          throw new UncheckedIOException("cannot read the event journal in " + dir + ": " + e.getMessage(), e);
+        }
+      }
+    } finally {
+      jvmLock.unlock();
+    }
+  }
+
+  /** After a compaction: a failure only leaves the meters behind until the next refresh. */
+  private void refreshStatsQuietly() {
+    try {
+      refreshStats();
+    } catch (RuntimeException e) {
+      log.debug("Event journal statistics not refreshed: {}", e.toString());
+    }
+  }
+
+  /**
+   * Records the statistics for these segments (ascending first ids), the newest id, and the size of
+   * the newest segment; the other sizes come from {@link #sealedSizes} or one stat each. Holding jvmLock.
+   */
+  private Stats updateStats(long[] segments, long newestId, long newestSize) throws IOException {
+    Set<Long> sealed = new HashSet<>();
+    long bytes = newestSize;
+    for (int i = 0; i < segments.length - 1; i++) {
+      long first = segments[i];
+      sealed.add(first);
+      Long size = sealedSizes.get(first);
+      if (size == null) {
+        try {
+          size = Files.size(segment(first));
+          sealedSizes.put(first, size);
+        } catch (NoSuchFileException gone) {
+          size = 0L; // removed by another process's compaction since the listing
+        }
+      }
+      bytes += size;
+    }
+    sealedSizes.keySet().retainAll(sealed);
+    Stats s = new Stats(segments.length == 0 ? 0 : segments[0], Math.max(0, newestId), bytes, segments.length);
+    stats = s;
+    return s;
   }
 
   @Override

@@ -9,6 +9,7 @@ import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -68,6 +69,15 @@ public final class InMemoryStore implements MailStore {
   @Override
   public synchronized Buffer fetch(MailboxName mailbox, String id) {
     return Buffer.buffer(message(mailbox, id).bytes());
+  }
+
+  @Override
+  public synchronized Buffer fetchRange(MailboxName mailbox, String id, long offset, int length) {
+    MailStore.checkRange(offset, length);
+    byte[] bytes = message(mailbox, id).bytes();
+    int from = (int) Math.min(offset, bytes.length);
+    int to = (int) Math.min((long) from + length, bytes.length);
+    return Buffer.buffer(Arrays.copyOfRange(bytes, from, to));
   }
 
   @Override

@@ -1,5 +1,8 @@
 package dev.mailserver.mailstore.store;
 
+import dev.mailserver.common.bus.MailstoreClient;
+import dev.mailserver.common.bus.MailstoreError;
+import dev.mailserver.common.bus.MailstoreException;
 import dev.mailserver.common.model.DeliverResult;
 import dev.mailserver.common.model.MessageInfo;
 import io.vertx.core.buffer.Buffer;
@@ -35,6 +38,32 @@ public interface MailStore {
 
   /** The exact stored bytes. */
   Buffer fetch(MailboxName mailbox, String id);
+
+  /**
+   * The stored bytes {@code [offset, min(offset + length, size))}; empty at or past the end. A
+   * message is never rewritten, so consecutive ranges of one id are consistent; it may be gone by
+   * the next range (MESSAGE_NOT_FOUND). INVALID_REQUEST for a negative offset or length, or a length
+   * above {@link MailstoreClient#MAX_RANGE_LENGTH} ({@link #checkRange}). This default slices a
+   * whole fetch; real stores override it with a read of the range only.
+   */
+  default Buffer fetchRange(MailboxName mailbox, String id, long offset, int length) {
+    checkRange(offset, length);
+    Buffer all = fetch(mailbox, id);
+    int from = (int) Math.min(offset, all.length());
+    int to = (int) Math.min((long) from + length, all.length());
+    return all.getBuffer(from, to);
+  }
+
+  /** The contract's range rules: offset >= 0, 0 <= length <= MAX_RANGE_LENGTH, else INVALID_REQUEST. */
+  static void checkRange(long offset, long length) {
+    if (offset < 0 || length < 0) {
+      throw new MailstoreException(MailstoreError.INVALID_REQUEST, "offset and length must be >= 0");
+    }
+    if (length > MailstoreClient.MAX_RANGE_LENGTH) {
+      throw new MailstoreException(MailstoreError.INVALID_REQUEST,
+          "length must be at most " + MailstoreClient.MAX_RANGE_LENGTH);
+    }
+  }
 
   /** The header section, the blank line, and at most {@code bodyLines} lines of the body. */
   Buffer fetchTop(MailboxName mailbox, String id, int bodyLines);

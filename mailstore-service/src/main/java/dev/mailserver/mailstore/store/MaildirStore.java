@@ -20,6 +20,7 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.BasicFileAttributes;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.Comparator;
 import java.util.LinkedHashMap;
@@ -54,7 +55,12 @@ public final class MaildirStore implements MailStore {
   private final Durability durability;
 
   public MaildirStore(Path root, String hostname) {
-    this(root, new MaildirNames(hostname), new Durability());
+    this(root, hostname, Durability.Observer.NONE);
+  }
+
+  /** With every fsync reported to {@code fsyncs} (the service's meters). */
+  public MaildirStore(Path root, String hostname, Durability.Observer fsyncs) {
+    this(root, new MaildirNames(hostname), new Durability(fsyncs));
   }
 
   public MaildirStore(Path root, MaildirNames names, Durability durability) {
@@ -266,6 +272,31 @@ public final class MaildirStore implements MailStore {
   @Override
   public Buffer fetch(MailboxName mailbox, String id) {
     return read(mailbox, id, p -> Buffer.buffer(Files.readAllBytes(p)));
+  }
+
+  /**
+   * A positional read of the range only ({@code FileChannel.read(ByteBuffer, position)}), never the
+   * rest of the file. Files are never rewritten, so ranges are consistent; one deleted since the
+   * previous range is MESSAGE_NOT_FOUND (an open file stays readable on POSIX until closed).
+   */
+  @Override
+  public Buffer fetchRange(MailboxName mailbox, String id, long offset, int length) {
+    MailStore.checkRange(offset, length);
+    return read(mailbox, id, p -> {
+      try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+        long size = ch.size();
+        if (offset >= size || length == 0) {
+          return Buffer.buffer(0);
+        }
+        ByteBuffer dst = ByteBuffer.allocate((int) Math.min(length, size - offset));
+        while (dst.hasRemaining()) {
+          if (ch.read(dst, offset + dst.position()) < 0) {
+            break; // cannot happen to a file that is never rewritten; return what is there
+          }
+        }
+        return Buffer.buffer(dst.position() == dst.capacity() ? dst.array() : Arrays.copyOf(dst.array(), dst.position()));
+      }
+    });
   }
 
   @Override

@@ -107,6 +107,89 @@ abstract class MailStoreContractTest {
     assertFails(MailstoreError.INVALID_REQUEST, () -> store.fetchTop(alice, id, -1));
   }
 
+  /** A stored message of about 10 KiB whose every octet depends on its position (8-bit included). */
+  byte[] deliverPatterned(MailboxName box, String[] idOut) {
+    byte[] body = new byte[10_000];
+    for (int i = 0; i < body.length; i++) {
+      body[i] = (byte) (i * 31 + i / 251);
+    }
+    DeliverResult.Stored s = store.deliver("s@example.org", List.of(box), Buffer.buffer(body)).get(0);
+    idOut[0] = s.messageId();
+    return Buffer.buffer("Return-Path: <s@example.org>\r\n").appendBytes(body).getBytes();
+  }
+
+  static byte[] slice(byte[] b, long from, long to) {
+    return java.util.Arrays.copyOfRange(b, (int) Math.min(from, b.length), (int) Math.min(to, b.length));
+  }
+
+  @Test
+  void fetchRangeReturnsExactlyTheStoredOctetsOfTheRange() {
+    String[] id = new String[1];
+    byte[] all = deliverPatterned(alice, id);
+    int size = all.length;
+    assertThat(store.list(alice).get(0).size()).isEqualTo(size);
+
+    // first, middle, last (ending exactly at the end), across the end, past the end, at the end
+    assertThat(store.fetchRange(alice, id[0], 0, 100).getBytes()).isEqualTo(slice(all, 0, 100));
+    assertThat(store.fetchRange(alice, id[0], 4321, 1234).getBytes()).isEqualTo(slice(all, 4321, 5555));
+    assertThat(store.fetchRange(alice, id[0], size - 10, 10).getBytes()).isEqualTo(slice(all, size - 10, size));
+    assertThat(store.fetchRange(alice, id[0], size - 10, 1000).getBytes()).isEqualTo(slice(all, size - 10, size));
+    assertThat(store.fetchRange(alice, id[0], size, 10).length()).isZero();
+    assertThat(store.fetchRange(alice, id[0], size + 1, 10).length()).isZero();
+    assertThat(store.fetchRange(alice, id[0], Long.MAX_VALUE, 10).length()).isZero();
+    assertThat(store.fetchRange(alice, id[0], 7, 0).length()).isZero();
+    // the largest allowed length on a small message: the whole of it
+    assertThat(store.fetchRange(alice, id[0], 0, dev.mailserver.common.bus.MailstoreClient.MAX_RANGE_LENGTH).getBytes())
+        .isEqualTo(all);
+  }
+
+  @Test
+  void consecutiveRangesReassembleTheMessage() {
+    String[] id = new String[1];
+    byte[] all = deliverPatterned(alice, id);
+    java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+    int ranges = 0;
+    for (long off = 0; ; off += 999) {
+      Buffer b = store.fetchRange(alice, id[0], off, 999);
+      if (b.length() == 0) {
+        break;
+      }
+      assertThat(b.length()).isLessThanOrEqualTo(999);
+      out.writeBytes(b.getBytes());
+      ranges++;
+    }
+    assertThat(ranges).isEqualTo((all.length + 998) / 999);
+    assertThat(out.toByteArray()).isEqualTo(all);
+    assertThat(out.toByteArray()).isEqualTo(store.fetch(alice, id[0]).getBytes());
+  }
+
+  @Test
+  void fetchRangeRejectsNegativeValuesAndOverlongRanges() {
+    String[] id = new String[1];
+    deliverPatterned(alice, id);
+    assertFails(MailstoreError.INVALID_REQUEST, () -> store.fetchRange(alice, id[0], -1, 10));
+    assertFails(MailstoreError.INVALID_REQUEST, () -> store.fetchRange(alice, id[0], 0, -1));
+    assertFails(MailstoreError.INVALID_REQUEST, () -> store.fetchRange(alice, id[0], Long.MIN_VALUE, 10));
+    assertFails(MailstoreError.INVALID_REQUEST,
+        () -> store.fetchRange(alice, id[0], 0, dev.mailserver.common.bus.MailstoreClient.MAX_RANGE_LENGTH + 1));
+    assertFails(MailstoreError.INVALID_REQUEST, () -> store.fetchRange(alice, id[0], 0, Integer.MAX_VALUE));
+    // invalid before anything is looked up
+    assertFails(MailstoreError.INVALID_REQUEST, () -> store.fetchRange(alice, "1234.nothing", -1, 10));
+  }
+
+  @Test
+  void fetchRangeOfMissingMessagesAndMailboxesAreTypedFailures() {
+    String[] id = new String[1];
+    deliverPatterned(alice, id);
+    assertFails(MailstoreError.MESSAGE_NOT_FOUND, () -> store.fetchRange(alice, "1234.nothing", 0, 10));
+    assertFails(MailstoreError.MAILBOX_NOT_FOUND, () -> store.fetchRange(MailboxName.of("nobody@example.test"), id[0], 0, 10));
+    assertFails(MailstoreError.INVALID_REQUEST, () -> store.fetchRange(alice, "../x", 0, 10));
+    // deleted between two ranges: the next range is MESSAGE_NOT_FOUND, not a short or empty range
+    assertThat(store.fetchRange(alice, id[0], 0, 10).length()).isEqualTo(10);
+    store.delete(alice, List.of(id[0]));
+    assertFails(MailstoreError.MESSAGE_NOT_FOUND, () -> store.fetchRange(alice, id[0], 10, 10));
+  }
+
   @Test
   void fetchTopOfAMessageWithoutBodyReturnsItWhole() {
     String id = store.deliver("s@example.org", List.of(alice), buf("Subject: no body\r\n")).get(0).messageId();
@@ -152,6 +235,7 @@ abstract class MailStoreContractTest {
     String good = store.deliver("s@example.org", List.of(alice), buf(MSG)).get(0).messageId();
     assertFails(MailstoreError.INVALID_REQUEST, () -> store.fetch(alice, id));
     assertFails(MailstoreError.INVALID_REQUEST, () -> store.fetchTop(alice, id, 1));
+    assertFails(MailstoreError.INVALID_REQUEST, () -> store.fetchRange(alice, id, 0, 10));
     // One bad id makes the whole delete invalid: nothing is deleted.
     assertFails(MailstoreError.INVALID_REQUEST, () -> store.delete(alice, List.of(good, id)));
     assertThat(store.list(alice)).hasSize(1);
