@@ -125,7 +125,9 @@ final class Pop3Connection {
   }
 
   private void onData(Buffer data) {
-    if (discardInput) {
+    // During STLS, bytes that reach us before the TLS handler is in the pipeline can only be
+    // plaintext sent behind STLS (RFC 2595 section 4): drop them, whenever they arrive.
+    if (discardInput || (upgrading && !socket.isSsl())) {
       return;
     }
     lastActivityNanos = System.nanoTime();
