@@ -361,6 +361,11 @@ class SmtpFuzzTest {
       stored.addAndGet(fresh.size());
       assertThat(fresh).extracting(DeliverRequest::deliveryId).containsExactlyElementsOf(ids);
       Set<String> expected = new HashSet<>();
+      // The line op "BDAT 0 LAST" after MAIL and RCPT lines legitimately stores an empty message
+      // (RFC 3030 section 2) without any op that announces content.
+      if (script.ops().stream().anyMatch(op -> !op.raw() && new String(op.wire(), StandardCharsets.ISO_8859_1).equals("BDAT 0 LAST\r\n"))) {
+        expected.add("");
+      }
       for (Op op : script.ops()) {
         if (op.expected() != null) {
           expected.add(new String(op.expected(), StandardCharsets.ISO_8859_1));
