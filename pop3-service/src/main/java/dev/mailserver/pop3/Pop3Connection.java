@@ -125,9 +125,11 @@ final class Pop3Connection {
   }
 
   private void onData(Buffer data) {
-    // During STLS, bytes that reach us before the TLS handler is in the pipeline can only be
-    // plaintext sent behind STLS (RFC 2595 section 4): drop them, whenever they arrive.
-    if (discardInput || (upgrading && !socket.isSsl())) {
+    // Until the handshake has completed, whatever reaches us is plaintext the client (or a man in
+    // the middle) sent behind STLS (RFC 2595 section 4): Vert.x may hand over bytes it read before
+    // the TLS handler was installed even after it was, so neither isSsl() nor timing can tell them
+    // apart. A client only sends protected commands after its handshake, so nothing valid is lost.
+    if (discardInput || upgrading) {
       return;
     }
     lastActivityNanos = System.nanoTime();
