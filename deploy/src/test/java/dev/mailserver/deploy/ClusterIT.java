@@ -228,7 +228,6 @@ class ClusterIT {
     }
     await().atMost(Duration.ofSeconds(30)).until(() -> replies.values().stream().filter(r -> r.startsWith("250")).count() >= 20);
     mailstore.kill9();
-    long killedAt = System.nanoTime();
     // The outage: sends must now fail temporarily, never get 250.
     await().atMost(Duration.ofSeconds(30)).until(() -> replies.values().stream().anyMatch(r -> r.startsWith("451")));
     Thread.sleep(2_000);
@@ -240,7 +239,6 @@ class ClusterIT {
     for (Thread t : senders) {
       t.join(60_000);
     }
-    assertThat(System.nanoTime() - killedAt).isPositive();
 
     List<String> acked = replies.entrySet().stream().filter(e -> e.getValue().startsWith("250")).map(Map.Entry::getKey).toList();
     assertThat(replies.values()).allSatisfy(r -> assertThat(r).matches("(250 2\\.0\\.0|451 4\\.3\\.0|421 4).*"));
@@ -321,14 +319,16 @@ class ClusterIT {
       c.sendRaw(java.util.Arrays.copyOfRange(body, half, body.length)).sendRaw(".\r\n");
       String reply = c.smtp();
       System.out.println("ClusterIT SIGTERM during DATA: the transaction got " + reply);
-      assertThat(reply).matches("(250 2\\.0\\.0|4\\d\\d ).*");
-      boolean stored = client.list("alice@example.test").await(10, TimeUnit.SECONDS).stream()
-          .map(i -> client.fetch("alice@example.test", i.id()).await())
-          .anyMatch(b -> b.toString(StandardCharsets.UTF_8).contains("Subject: in flight at SIGTERM"));
-      if (reply.startsWith("250")) {
-        assertThat(stored).as("acknowledged, so stored").isTrue();
-        assertThat(c.smtp()).startsWith("421 4.3.2");
-      }
+      // The grace (20 s) is far longer than the second before the body ends: the drain must let the
+      // transaction finish, so a 4xx here (allowed by the issue in general) would mean a broken drain.
+      assertThat(reply).startsWith("250 2.0.0");
+      List<byte[]> copies = client.list("alice@example.test").await(10, TimeUnit.SECONDS).stream()
+          .map(i -> client.fetch("alice@example.test", i.id()).await().getBytes())
+          .filter(b -> new String(b, StandardCharsets.UTF_8).contains("Subject: in flight at SIGTERM"))
+          .toList();
+      assertThat(copies).as("acknowledged, so stored once").hasSize(1);
+      assertThat(EmbeddedEndToEndTest.belowTraceHeaders(copies.get(0))).isEqualTo(body);
+      assertThat(c.smtp()).startsWith("421 4.3.2");
     }
     assertThat(smtp2.process.waitFor(60, TimeUnit.SECONDS)).isTrue();
     // The other SMTP node is unaffected.

@@ -42,13 +42,8 @@ public sealed interface Pop3Reply {
     }
 
     @Override
-    public Buffer encode() {
-      return Buffer.buffer(statusLine(), StandardCharsets.US_ASCII.name());
-    }
-
-    @Override
     public String statusLine() {
-      return text.isEmpty() ? "+OK\r\n" : "+OK " + text + "\r\n";
+      return okLine(text);
     }
   }
 
@@ -57,11 +52,6 @@ public sealed interface Pop3Reply {
     public Err {
       Objects.requireNonNull(code, "code");
       text = clean(text);
-    }
-
-    @Override
-    public Buffer encode() {
-      return Buffer.buffer(statusLine(), StandardCharsets.US_ASCII.name());
     }
 
     @Override
@@ -79,13 +69,12 @@ public sealed interface Pop3Reply {
 
     @Override
     public Buffer encode() {
-      Buffer status = Buffer.buffer(statusLine(), StandardCharsets.US_ASCII.name());
-      return status.appendBuffer(DotEncoder.encodeAll(content));
+      return Buffer.buffer(statusLine(), StandardCharsets.US_ASCII.name()).appendBuffer(DotEncoder.encodeAll(content));
     }
 
     @Override
     public String statusLine() {
-      return text.isEmpty() ? "+OK\r\n" : "+OK " + text + "\r\n";
+      return okLine(text);
     }
   }
 
@@ -99,18 +88,15 @@ public sealed interface Pop3Reply {
     }
 
     @Override
-    public Buffer encode() {
-      return Buffer.buffer(statusLine(), StandardCharsets.US_ASCII.name());
-    }
-
-    @Override
     public String statusLine() {
       return "+ " + challenge + "\r\n";
     }
   }
 
-  /** The bytes to write. */
-  Buffer encode();
+  /** The bytes to write: the status line alone, except for {@link MultiLine}. */
+  default Buffer encode() {
+    return Buffer.buffer(statusLine(), StandardCharsets.US_ASCII.name());
+  }
 
   /** The first line, CRLF included. */
   String statusLine();
@@ -146,6 +132,10 @@ public sealed interface Pop3Reply {
       b.appendString(clean(l), StandardCharsets.US_ASCII.name()).appendString("\r\n");
     }
     return new MultiLine(text, b);
+  }
+
+  private static String okLine(String text) {
+    return text.isEmpty() ? "+OK\r\n" : "+OK " + text + "\r\n";
   }
 
   /** Status text must not break the line structure (no CR/LF injection through arguments). */
