@@ -250,7 +250,7 @@ class MailstoreVerticleTest {
   @Test
   void probesAnswer200() throws Exception {
     assertThat(verticle.actualHttpPort()).isPositive();
-    HttpClient http = HttpClient.newHttpClient();
+    HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     for (String path : List.of("/livez", "/readyz")) {
       HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + verticle.actualHttpPort() + path)).build(),
           HttpResponse.BodyHandlers.ofString());

@@ -19,7 +19,7 @@ class MailstoreHttpApiTest {
   Vertx vertx;
   HttpServer server;
   final AtomicReference<Future<Boolean>> readiness = new AtomicReference<>(Future.succeededFuture(true));
-  final HttpClient http = HttpClient.newHttpClient();
+  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   @BeforeEach
   void setUp() {

@@ -53,7 +53,7 @@ class RouterLevelTest {
   FlakyStore store;
   MailstoreHttpApi api;
   HttpServer server;
-  final HttpClient http = HttpClient.newHttpClient();
+  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
   @BeforeEach
   void setUp() throws Exception {
