@@ -1,12 +1,12 @@
 package dev.mailserver.deploy;
 
+import dev.mailserver.common.http.HttpServers;
 import dev.mailserver.common.bus.MailstoreClient;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpMethod;
 import io.vertx.core.http.HttpServer;
-import io.vertx.core.http.HttpServerOptions;
 import io.vertx.core.http.HttpServerRequest;
 import io.vertx.core.json.JsonObject;
 import java.util.LinkedHashMap;
@@ -62,7 +62,7 @@ public final class ManagementServer {
   }
 
   public Future<HttpServer> listen(String host, int port) {
-    server = vertx.createHttpServer(new HttpServerOptions().setHost(host).setPort(port));
+    server = vertx.createHttpServer(HttpServers.options().setHost(host).setPort(port));
     return server.requestHandler(this::handle).listen();
   }
 

@@ -286,7 +286,7 @@ class EmbeddedEndToEndTest {
 
   @Test
   void httpHealthIsUp() throws Exception {
-    var http = java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build();
+    var http = java.net.http.HttpClient.newHttpClient();
     var res = http.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + server.httpPort() + "/livez")).build(),
         java.net.http.HttpResponse.BodyHandlers.ofString());
     assertThat(res.statusCode()).isEqualTo(200);

@@ -1,5 +1,6 @@
 package dev.mailserver.mailstore;
 
+import dev.mailserver.common.http.HttpServers;
 import dev.mailserver.common.bus.Codecs;
 import dev.mailserver.common.metrics.Meters;
 import dev.mailserver.mailstore.accounts.Accounts;
@@ -132,7 +133,7 @@ public class MailstoreVerticle extends VerticleBase {
           MailstoreHttpApi http = new MailstoreHttpApi(vertx, service, HttpApiConfig.from(opts, config()),
               () -> Future.succeededFuture(isReady()))
               .eventsHandler(eventStream);
-          return vertx.createHttpServer().requestHandler(http.router()).listen(opts.httpPort(), opts.httpHost());
+          return vertx.createHttpServer(HttpServers.options()).requestHandler(http.router()).listen(opts.httpPort(), opts.httpHost());
         })
         .compose(s -> {
           server = s;

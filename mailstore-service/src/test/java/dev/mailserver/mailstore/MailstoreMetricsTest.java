@@ -198,7 +198,7 @@ class MailstoreMetricsTest {
   void theMailboxesGaugeFollowsTheAccountTable() throws Exception {
     deploy();
     assertThat(gauge(MailstoreMetrics.MAILBOXES)).isEqualTo(3);
-    HttpResponse<String> created = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(HttpRequest.newBuilder(
+    HttpResponse<String> created = HttpClient.newHttpClient().send(HttpRequest.newBuilder(
                 URI.create("http://127.0.0.1:" + verticle.actualHttpPort() + "/api/v1/accounts"))
             .header("Authorization", "Bearer " + ADMIN_TOKEN)
             .header("Content-Type", "application/json")

@@ -210,7 +210,7 @@ class MailstoreSharedDataDirTest {
   }
 
   static int readyz(MailstoreVerticle v) throws Exception {
-    return HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(
+    return HttpClient.newHttpClient().send(
         HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + v.actualHttpPort() + "/readyz")).build(),
         HttpResponse.BodyHandlers.ofString()).statusCode();
   }

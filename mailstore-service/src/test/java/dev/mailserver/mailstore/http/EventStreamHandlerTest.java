@@ -1,5 +1,6 @@
 package dev.mailserver.mailstore.http;
 
+import dev.mailserver.common.http.HttpServers;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -61,7 +62,7 @@ class EventStreamHandlerTest {
       ctx.next();
     }).handler(handler);
     router.route().failureHandler(HttpErrors::handle);
-    server = vertx.createHttpServer().requestHandler(router).listen(0, "127.0.0.1").await();
+    server = vertx.createHttpServer(HttpServers.options()).requestHandler(router).listen(0, "127.0.0.1").await();
   }
 
   static EventStreamHandler.Settings settings() {

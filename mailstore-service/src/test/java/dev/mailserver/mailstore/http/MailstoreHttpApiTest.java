@@ -1,5 +1,6 @@
 package dev.mailserver.mailstore.http;
 
+import dev.mailserver.common.http.HttpServers;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vertx.core.Future;
@@ -19,12 +20,12 @@ class MailstoreHttpApiTest {
   Vertx vertx;
   HttpServer server;
   final AtomicReference<Future<Boolean>> readiness = new AtomicReference<>(Future.succeededFuture(true));
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  final HttpClient http = HttpClient.newHttpClient();
 
   @BeforeEach
   void setUp() {
     vertx = Vertx.vertx();
-    server = vertx.createHttpServer()
+    server = vertx.createHttpServer(HttpServers.options())
         .requestHandler(new MailstoreHttpApi(vertx, readiness::get).router())
         .listen(0, "127.0.0.1").await();
   }

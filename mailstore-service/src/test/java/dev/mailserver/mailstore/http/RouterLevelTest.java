@@ -1,5 +1,6 @@
 package dev.mailserver.mailstore.http;
 
+import dev.mailserver.common.http.HttpServers;
 import static dev.mailserver.mailstore.http.TestServer.basic;
 import static dev.mailserver.mailstore.http.TestServer.bearer;
 import static org.assertj.core.api.Assertions.assertThat;
@@ -53,7 +54,7 @@ class RouterLevelTest {
   FlakyStore store;
   MailstoreHttpApi api;
   HttpServer server;
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+  final HttpClient http = HttpClient.newHttpClient();
 
   @BeforeEach
   void setUp() throws Exception {
@@ -66,7 +67,7 @@ class RouterLevelTest {
     MailstoreService service = new MailstoreService(vertx, store, accounts, pool, pool);
     api = new MailstoreHttpApi(vertx, service, HttpApiConfig.defaults(TOKEN, List.of("example.test")),
         () -> Future.succeededFuture(true));
-    server = vertx.createHttpServer().requestHandler(api.router()).listen(0, "127.0.0.1").await();
+    server = vertx.createHttpServer(HttpServers.options()).requestHandler(api.router()).listen(0, "127.0.0.1").await();
   }
 
   @AfterEach
@@ -243,7 +244,7 @@ class RouterLevelTest {
   @Test
   void probesOnlyServerSaysTheStoreIsMissing() throws Exception {
     MailstoreHttpApi probes = new MailstoreHttpApi(vertx, () -> Future.succeededFuture(true));
-    HttpServer s = vertx.createHttpServer().requestHandler(probes.router()).listen(0, "127.0.0.1").await();
+    HttpServer s = vertx.createHttpServer(HttpServers.options()).requestHandler(probes.router()).listen(0, "127.0.0.1").await();
     HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + s.actualPort()
         + "/api/v1/mailboxes/owner@example.test/messages")).header("Authorization", basic("owner@example.test", "x")).build(),
         HttpResponse.BodyHandlers.ofString());

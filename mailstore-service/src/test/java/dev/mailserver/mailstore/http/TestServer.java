@@ -39,7 +39,7 @@ final class TestServer implements AutoCloseable {
   final MailstoreClient client;
   final int port;
   final Path dataDir;
-  final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+  final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
   /**
    * @param adminToken "" for none
