@@ -77,6 +77,8 @@ public final class ConfigLoader {
                 .put("maxDelayMs", 8_000)
                 .put("lockoutAfter", 10)
                 .put("lockoutSeconds", 300)))
+        .put("store", new JsonObject()
+            .put("durability", "log"))
         .put("events", new JsonObject()
             .put("maxAgeHours", 168)
             .put("maxCount", 100_000))

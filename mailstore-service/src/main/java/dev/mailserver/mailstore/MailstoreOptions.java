@@ -19,7 +19,7 @@ import java.util.Set;
  */
 public record MailstoreOptions(String hostname, List<String> domains, Path dataDir, String httpHost, int httpPort,
                                List<AccountSeed> accounts, String httpAdminToken, long eventsMaxAgeHours,
-                               long eventsMaxCount) {
+                               long eventsMaxCount, boolean deliveryLog) {
 
   public static final String DEFAULT_DATA_DIR = "data";
   public static final String DEFAULT_DOMAIN = "example.test";
@@ -28,6 +28,7 @@ public record MailstoreOptions(String hostname, List<String> domains, Path dataD
   /** Journal bounds: events older than this, or beyond this many, may be compacted away. */
   public static final long DEFAULT_EVENTS_MAX_AGE_HOURS = 168;
   public static final long DEFAULT_EVENTS_MAX_COUNT = 100_000;
+  public static final String DEFAULT_DURABILITY = "log";
 
   public MailstoreOptions {
     domains = List.copyOf(domains);
@@ -82,6 +83,12 @@ public record MailstoreOptions(String hostname, List<String> domains, Path dataD
     long maxAge = positiveLong(events, "maxAgeHours", DEFAULT_EVENTS_MAX_AGE_HOURS, "events.maxAgeHours");
     long maxCount = positiveLong(events, "maxCount", DEFAULT_EVENTS_MAX_COUNT, "events.maxCount");
 
+    // "log": group commit through the delivery log; "fsync": every copy and directory fsync'd alone.
+    String durability = string(object(c, "store"), "durability", DEFAULT_DURABILITY);
+    if (!durability.equals("log") && !durability.equals("fsync")) {
+      throw new IllegalArgumentException("store.durability must be \"log\" or \"fsync\": " + durability);
+    }
+
     List<AccountSeed> accounts = new ArrayList<>();
     Set<String> seen = new LinkedHashSet<>();
     Object a = c.getValue("accounts");
@@ -114,7 +121,8 @@ public record MailstoreOptions(String hostname, List<String> domains, Path dataD
         accounts.add(new AccountSeed(mbox.toString(), password));
       }
     }
-    return new MailstoreOptions(hostname, domains, Path.of(dataDir), httpHost, port, accounts, adminToken, maxAge, maxCount);
+    return new MailstoreOptions(hostname, domains, Path.of(dataDir), httpHost, port, accounts, adminToken, maxAge, maxCount,
+        durability.equals("log"));
   }
 
   private static long positiveLong(JsonObject c, String key, long def, String name) {
@@ -148,6 +156,6 @@ public record MailstoreOptions(String hostname, List<String> domains, Path dataD
   public String toString() {
     return "MailstoreOptions[hostname=" + hostname + ", domains=" + domains + ", dataDir=" + dataDir
         + ", http=" + httpHost + ":" + httpPort + ", adminToken=" + (httpAdminToken.isEmpty() ? "none" : "set")
-        + ", events=" + eventsMaxAgeHours + "h/" + eventsMaxCount + ", accounts=" + accounts.size() + "]";
+        + ", events=" + eventsMaxAgeHours + "h/" + eventsMaxCount + ", durability=" + (deliveryLog ? "log" : "fsync") + ", accounts=" + accounts.size() + "]";
   }
 }

@@ -25,6 +25,10 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,6 +55,15 @@ public final class MailstoreService {
   /** Journal reads ({@link #eventsSince}); separate so that catching-up consumers cannot starve deliveries. */
   private final WorkerExecutor events;
   private final MailstoreMetrics metrics;
+  /**
+   * Journal appends that run beside a delivery's flush. Apart from {@code io}, whose threads wait
+   * for them (sharing one pool could deadlock); at most one thread per delivery in flight.
+   */
+  private final ExecutorService journalAppends = Executors.newCachedThreadPool(r -> {
+    Thread t = new Thread(r, "mailstore-journal-append");
+    t.setDaemon(true);
+    return t;
+  });
 
   /** With a volatile in-memory journal (tests). */
   public MailstoreService(Vertx vertx, MailStore store, Accounts accounts, WorkerExecutor io, WorkerExecutor auth) {
@@ -128,9 +141,20 @@ public final class MailstoreService {
       record Done(List<DeliverResult.Stored> stored, List<MailEvent> events) {}
       return this.<Done>blocking(io, () -> {
             long start = System.nanoTime();
+            String subject = MessageText.subject(req.content());
+            // The events are journaled on another thread while the store waits for its flush, so
+            // the 250 waits for one fsync's time instead of two in a row.
+            AtomicReference<CompletableFuture<List<MailEvent>>> journaling = new AtomicReference<>();
             try {
-              List<DeliverResult.Stored> stored = store.deliver(req.sender(), recipients, req.content());
-              return new Done(stored, journalNew(req, stored, MessageText.subject(req.content())));
+              List<DeliverResult.Stored> stored = store.deliver(req.sender(), recipients, req.content(),
+                  names -> journaling.set(CompletableFuture.supplyAsync(() -> journalNew(req, names, subject), journalAppends)));
+              return new Done(stored, journaling.get().join());
+            } catch (RuntimeException e) {
+              CompletableFuture<List<MailEvent>> journaled = journaling.get();
+              if (journaled != null) {
+                retract(journaled.join());
+              }
+              throw e;
             } finally {
               metrics.deliveryWritten(System.nanoTime() - start);
             }
@@ -151,6 +175,21 @@ public final class MailstoreService {
           req.deliveryId()));
     }
     return journal(list);
+  }
+
+  /**
+   * The delivery failed after its events were journaled (never published): a message.deleted for
+   * each, so a consumer replaying the journal is not left asking for a message that never was.
+   */
+  private void retract(List<MailEvent> journaled) {
+    long now = System.currentTimeMillis();
+    List<MailEvent> deleted = new ArrayList<>();
+    for (MailEvent ev : journaled) {
+      if (!ev.eventId().isEmpty()) {
+        deleted.add(new MailEvent("", MailEvent.TYPE_DELETED, ev.mailbox(), ev.messageId(), "", "", ev.size(), now, ""));
+      }
+    }
+    journal(deleted);
   }
 
   /**

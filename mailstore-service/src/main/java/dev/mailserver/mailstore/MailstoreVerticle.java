@@ -10,6 +10,7 @@ import dev.mailserver.mailstore.http.EventStreamHandler;
 import dev.mailserver.mailstore.http.HttpApiConfig;
 import dev.mailserver.mailstore.http.MailstoreHttpApi;
 import dev.mailserver.mailstore.journal.FileEventJournal;
+import dev.mailserver.mailstore.store.MailStore;
 import dev.mailserver.mailstore.store.MaildirStore;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -38,6 +39,8 @@ import org.slf4j.LoggerFactory;
 public class MailstoreVerticle extends VerticleBase {
   private static final Logger log = LoggerFactory.getLogger(MailstoreVerticle.class);
 
+  /** Where the delivery log's segments live, under the data directory. */
+  static final String DELIVERY_LOG_DIR = "deliverylog";
   /** Deliveries and reads; parallel deliveries each hold one thread while they fsync. */
   static final int IO_POOL_SIZE = 16;
   /** bcrypt is CPU-bound: a small pool bounds the CPU that login attempts can take. */
@@ -158,7 +161,9 @@ public class MailstoreVerticle extends VerticleBase {
     Path dataDir = opts.dataDir().toAbsolutePath().normalize();
     Files.createDirectories(dataDir);
     String node = machineHostname(opts.hostname());
-    MaildirStore store = new MaildirStore(dataDir.resolve("mail"), node, metrics.fsyncObserver());
+    // Group commit through the delivery log unless every copy is to be fsync'd on its own.
+    Path logDir = opts.deliveryLog() ? dataDir.resolve(DELIVERY_LOG_DIR) : null;
+    MaildirStore store = new MaildirStore(dataDir.resolve("mail"), node, metrics.fsyncObserver(), logDir);
     store.open();
     Accounts accounts = new Accounts(dataDir.resolve("accounts.json"), store, passwords);
     accounts.load();
@@ -345,6 +350,16 @@ public class MailstoreVerticle extends VerticleBase {
         events = null;
       }
       return Future.join(pools);
+    }).eventually(() -> {
+      if (service == null) {
+        return Future.succeededFuture();
+      }
+      MailStore store = service.store();
+      // The last checkpoint makes the logged copies durable in the Maildir (a syncfs): a worker's job.
+      return vertx.executeBlocking(() -> {
+        store.close();
+        return null;
+      });
     }).eventually(() -> {
       if (journal != null) {
         journal.close(); // holds no files between operations; waits for an append in progress

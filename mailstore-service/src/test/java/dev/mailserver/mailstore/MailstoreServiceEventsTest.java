@@ -15,7 +15,10 @@ import dev.mailserver.mailstore.accounts.Passwords;
 import dev.mailserver.mailstore.journal.EventJournal;
 import dev.mailserver.mailstore.journal.FileEventJournal;
 import dev.mailserver.mailstore.journal.InMemoryEventJournal;
+import dev.mailserver.common.model.MessageInfo;
+import dev.mailserver.mailstore.store.DeleteResult;
 import dev.mailserver.mailstore.store.InMemoryStore;
+import dev.mailserver.mailstore.store.MailStore;
 import dev.mailserver.mailstore.store.MailboxName;
 import io.vertx.core.Future;
 import io.vertx.core.Vertx;
@@ -98,6 +101,65 @@ class MailstoreServiceEventsTest {
     for (int i = 0; i < 10; i++) {
       assertThat(inJournal.poll(5, TimeUnit.SECONDS)).isTrue();
     }
+  }
+
+  @Test
+  void aDeliveryThatFailsAfterItsEventsWereJournaledRetractsThemAndPublishesNothing() throws Exception {
+    // A store whose flush fails after it named the copies: what a failed log write looks like.
+    MailStore failing = new MailStore() {
+      @Override
+      public List<DeliverResult.Stored> deliver(String sender, List<MailboxName> rcpts, Buffer content,
+                                                java.util.function.Consumer<List<DeliverResult.Stored>> named) {
+        named.accept(List.of(new DeliverResult.Stored("alice@example.test", "1.M1P1Q1R1.h,S=9", 9)));
+        throw new MailstoreException(MailstoreError.STORAGE_FAILURE, "flush failed");
+      }
+
+      @Override
+      public List<DeliverResult.Stored> deliver(String sender, List<MailboxName> rcpts, Buffer content) {
+        return deliver(sender, rcpts, content, named -> {});
+      }
+
+      @Override
+      public void createMailbox(MailboxName m) {
+        store.createMailbox(m);
+      }
+
+      @Override
+      public boolean exists(MailboxName m) {
+        return store.exists(m);
+      }
+
+      @Override
+      public List<MessageInfo> list(MailboxName m) {
+        return store.list(m);
+      }
+
+      @Override
+      public Buffer fetch(MailboxName m, String id) {
+        return store.fetch(m, id);
+      }
+
+      @Override
+      public Buffer fetchTop(MailboxName m, String id, int lines) {
+        return store.fetchTop(m, id, lines);
+      }
+
+      @Override
+      public DeleteResult delete(MailboxName m, java.util.Collection<String> ids) {
+        return store.delete(m, ids);
+      }
+    };
+    InMemoryEventJournal journal = new InMemoryEventJournal();
+    MailstoreService service = new MailstoreService(vertx, failing, accounts, journal, io, io, io);
+    BlockingQueue<MailEvent> published = listen(Addresses.EVENTS_NEW);
+
+    Future<DeliverResult> r = service.deliver(request("alice@example.test"));
+    assertThat(r.transform(ar -> Future.succeededFuture(ar.cause())).await())
+        .isInstanceOfSatisfying(MailstoreException.class, e -> assertThat(e.error()).isEqualTo(MailstoreError.STORAGE_FAILURE));
+    assertThat(journal.since("", null, 10).events()).extracting(MailEvent::type, MailEvent::messageId)
+        .containsExactly(org.assertj.core.groups.Tuple.tuple(MailEvent.TYPE_NEW, "1.M1P1Q1R1.h,S=9"),
+            org.assertj.core.groups.Tuple.tuple(MailEvent.TYPE_DELETED, "1.M1P1Q1R1.h,S=9"));
+    assertThat(published.poll(300, TimeUnit.MILLISECONDS)).as("a failed delivery is never announced").isNull();
   }
 
   @Test

@@ -8,10 +8,9 @@ import java.util.Collection;
 import java.util.Objects;
 
 /**
- * The fsync points of the store in one place. Today every call syncs immediately; group commit
- * (several concurrent deliveries sharing one directory fsync) can be added here by overriding
- * {@link #syncDirectories} without touching the delivery code. Every fsync (of a file or of a
- * directory) is reported to the {@link Observer} with the time the {@code force} took.
+ * The fsync points of the store in one place. Every call syncs immediately; group commit lives in
+ * {@link DeliveryLog}, which uses these. Every fsync (of a file or of a directory) is reported to
+ * the {@link Observer} with the time the {@code force} took.
  */
 public class Durability {
 
@@ -40,6 +39,21 @@ public class Durability {
   /** Flushes a file's data and metadata to the device. */
   public void syncFile(FileChannel channel) throws IOException {
     force(channel, false);
+  }
+
+  /** fdatasync: the data (and the size) of an appended-to log, not its timestamps. */
+  public void syncData(FileChannel channel) throws IOException {
+    long start = System.nanoTime();
+    try {
+      channel.force(false);
+    } finally {
+      observer.synced(false, System.nanoTime() - start);
+    }
+  }
+
+  /** Reports a flush made by other means (a whole-file-system sync counts as a directory sync). */
+  public void observeSync(boolean directory, long nanos) {
+    observer.synced(directory, nanos);
   }
 
   /** Makes renames and unlinks in these directories durable (the entries, not the files). */

@@ -8,6 +8,7 @@ import dev.mailserver.common.model.MessageInfo;
 import io.vertx.core.buffer.Buffer;
 import java.util.Collection;
 import java.util.List;
+import java.util.function.Consumer;
 
 /**
  * Where messages live. Methods are blocking and thread-safe: callers run them on worker threads
@@ -21,6 +22,10 @@ public interface MailStore {
   default void open() {
   }
 
+  /** Releases what {@link #open} took; acknowledged messages are durable whether or not it runs. */
+  default void close() {
+  }
+
   /** Creates the mailbox if it does not exist; idempotent. */
   void createMailbox(MailboxName mailbox);
 
@@ -32,6 +37,19 @@ public interface MailStore {
    * MAILBOX_NOT_FOUND before anything is written.
    */
   List<DeliverResult.Stored> deliver(String sender, List<MailboxName> recipients, Buffer content);
+
+  /**
+   * As {@link #deliver(String, List, Buffer)}, telling {@code named} the copies' names as soon as
+   * they are known and no later than when they are durable, so that work that only needs the names
+   * (journaling the new-mail events) can run while the store waits for its flush. If the delivery
+   * then fails, the names told were never acknowledged and no copy remains.
+   */
+  default List<DeliverResult.Stored> deliver(String sender, List<MailboxName> recipients, Buffer content,
+                                             Consumer<List<DeliverResult.Stored>> named) {
+    List<DeliverResult.Stored> stored = deliver(sender, recipients, content);
+    named.accept(stored);
+    return stored;
+  }
 
   /** Messages oldest first, ties broken by id. */
   List<MessageInfo> list(MailboxName mailbox);

@@ -28,6 +28,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * directories, and a delete of a message another instance removed first reports it as missing.
  */
 public final class MaildirStore implements MailStore {
-  private static final Logger log = LoggerFactory.getLogger(MaildirStore.class);
+  private static final Logger LOG = LoggerFactory.getLogger(MaildirStore.class);
 
   /** The Maildir rule: a tmp file untouched for 36 hours is garbage of an interrupted delivery. */
   public static final Duration STALE_TMP_AGE = Duration.ofHours(36);
@@ -53,6 +54,7 @@ public final class MaildirStore implements MailStore {
   private final Path root;
   private final MaildirNames names;
   private final Durability durability;
+  private final DeliveryLog log;
 
   public MaildirStore(Path root, String hostname) {
     this(root, hostname, Durability.Observer.NONE);
@@ -64,9 +66,27 @@ public final class MaildirStore implements MailStore {
   }
 
   public MaildirStore(Path root, MaildirNames names, Durability durability) {
+    this(root, names, durability, null);
+  }
+
+  /**
+   * With group commit: copies are written without fsync and made durable through a
+   * {@link DeliveryLog} in {@code logDir} (null: every copy fsync'd on its own, as before).
+   */
+  public MaildirStore(Path root, String hostname, Durability.Observer fsyncs, Path logDir) {
+    this(root, new MaildirNames(hostname), new Durability(fsyncs), logDir);
+  }
+
+  private MaildirStore(Path root, MaildirNames names, Durability durability, Path logDir) {
     this.root = root.toAbsolutePath().normalize();
     this.names = names;
     this.durability = durability;
+    this.log = logDir == null ? null : new DeliveryLog(logDir, this.root, durability);
+  }
+
+  /** The group-commit log, or null when every copy is fsync'd on its own. */
+  public DeliveryLog deliveryLog() {
+    return log;
   }
 
   public Path root() {
@@ -87,9 +107,13 @@ public final class MaildirStore implements MailStore {
   public void open() {
     try {
       Files.createDirectories(root);
+      if (log != null) {
+        // Before anything is listed: acknowledged copies a crash lost are back in new/ first.
+        log.open();
+      }
       int removed = removeStaleTmpFiles(STALE_TMP_AGE);
       if (removed > 0) {
-        log.info("Removed {} stale tmp file(s) of interrupted deliveries", removed);
+        LOG.info("Removed {} stale tmp file(s) of interrupted deliveries", removed);
       }
     } catch (IOException e) {
       throw storage("cannot open the mail directory " + root, e);
@@ -130,6 +154,13 @@ public final class MaildirStore implements MailStore {
   }
 
   @Override
+  public void close() {
+    if (log != null) {
+      log.close();
+    }
+  }
+
+  @Override
   public void createMailbox(MailboxName mailbox) {
     Path dir = mailboxDir(mailbox);
     try {
@@ -154,6 +185,12 @@ public final class MaildirStore implements MailStore {
 
   @Override
   public List<DeliverResult.Stored> deliver(String sender, List<MailboxName> rcpts, Buffer content) {
+    return deliver(sender, rcpts, content, stored -> {});
+  }
+
+  @Override
+  public List<DeliverResult.Stored> deliver(String sender, List<MailboxName> rcpts, Buffer content,
+                                            Consumer<List<DeliverResult.Stored>> named) {
     byte[] header = MessageText.returnPath(sender);
     // A duplicated recipient gets one copy, as SMTP would give it.
     List<MailboxName> recipients = List.copyOf(new LinkedHashSet<>(rcpts));
@@ -175,9 +212,16 @@ public final class MaildirStore implements MailStore {
       for (MailboxName r : recipients) {
         Path dir = mailboxDir(r);
         String name = names.next(size);
-        committed.add(writeNew(dir, name, header, body));
+        committed.add(writeNew(dir, name, header, body, log == null));
         newDirs.add(dir.resolve(NEW));
         stored.add(new DeliverResult.Stored(r.address(), name, size));
+      }
+      named.accept(List.copyOf(stored));
+      if (log != null) {
+        // Group commit: one fdatasync of the log for every delivery queued meanwhile; the copies
+        // themselves become durable at the next checkpoint, and recovery rewrites them until then.
+        log.commit(committed, header, body);
+        return stored;
       }
       // The renames are durable only once the directories are synced; only then may we answer.
       durability.syncDirectories(newDirs);
@@ -188,8 +232,8 @@ public final class MaildirStore implements MailStore {
     }
   }
 
-  /** tmp/name, written and fsync'd, then atomically renamed to new/name. Returns the new path. */
-  private Path writeNew(Path dir, String name, byte[] header, byte[] body) throws IOException {
+  /** tmp/name, written (and fsync'd if {@code sync}), then atomically renamed to new/name. Returns the new path. */
+  private Path writeNew(Path dir, String name, byte[] header, byte[] body, boolean sync) throws IOException {
     Path tmp = dir.resolve(TMP).resolve(name);
     Path target = dir.resolve(NEW).resolve(name);
     try {
@@ -198,7 +242,9 @@ public final class MaildirStore implements MailStore {
         while (bufs[1].hasRemaining() || bufs[0].hasRemaining()) {
           ch.write(bufs);
         }
-        durability.syncFile(ch);
+        if (sync) {
+          durability.syncFile(ch);
+        }
       }
       Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE);
       return target;
@@ -220,13 +266,13 @@ public final class MaildirStore implements MailStore {
         Files.deleteIfExists(p);
         dirs.add(p.getParent());
       } catch (IOException e) {
-        log.error("Could not remove {} after a failed delivery: the sender's retry will duplicate it", p, e);
+        LOG.error("Could not remove {} after a failed delivery: the sender's retry will duplicate it", p, e);
       }
     }
     try {
       durability.syncDirectories(dirs);
     } catch (IOException e) {
-      log.warn("Could not sync directories after rollback", e);
+      LOG.warn("Could not sync directories after rollback", e);
     }
   }
 
@@ -357,6 +403,14 @@ public final class MaildirStore implements MailStore {
   public DeleteResult delete(MailboxName mailbox, Collection<String> ids) {
     ids.forEach(MessageIds::validate); // all valid or nothing deleted
     Path dir = requireMailbox(mailbox);
+    if (log != null) {
+      try {
+        // A copy still covered by the log would come back from it after a crash: checkpoint first.
+        log.checkpoint();
+      } catch (IOException e) {
+        throw storage("cannot checkpoint the delivery log before deleting from " + mailbox, e);
+      }
+    }
     int deleted = 0;
     List<String> missing = new ArrayList<>();
     Set<Path> dirs = new LinkedHashSet<>();
@@ -415,7 +469,7 @@ public final class MaildirStore implements MailStore {
   }
 
   private static MailstoreException storage(String msg, Throwable cause) {
-    log.error("Storage failure: {}", msg, cause);
+    LOG.error("Storage failure: {}", msg, cause);
     String detail = cause instanceof NotDirectoryException ? "not a directory: " + cause.getMessage() : String.valueOf(cause);
     return new MailstoreException(MailstoreError.STORAGE_FAILURE, msg + " (" + detail + ")");
   }

@@ -12,6 +12,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.List;
 import org.assertj.core.api.ThrowableAssert.ThrowingCallable;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -37,6 +38,11 @@ abstract class MailStoreContractTest {
     store.open();
     store.createMailbox(alice);
     store.createMailbox(bob);
+  }
+
+  @AfterEach
+  void tearDown() {
+    store.close();
   }
 
   static Buffer buf(String s) {
