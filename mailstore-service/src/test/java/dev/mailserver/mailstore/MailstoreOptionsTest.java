@@ -21,6 +21,16 @@ class MailstoreOptionsTest {
     assertThat(o.httpHost()).isEqualTo("0.0.0.0");
     assertThat(o.httpPort()).isEqualTo(8025);
     assertThat(o.accounts()).isEmpty();
+    assertThat(o.deliveryLog()).as("group commit through the delivery log by default").isTrue();
+  }
+
+  @Test
+  void storeDurabilityIsLogOrFsync() {
+    assertThat(MailstoreOptions.fromConfig(new JsonObject("{\"store\":{\"durability\":\"fsync\"}}")).deliveryLog()).isFalse();
+    assertThat(MailstoreOptions.fromConfig(new JsonObject("{\"store\":{\"durability\":\"log\"}}")).deliveryLog()).isTrue();
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+        () -> MailstoreOptions.fromConfig(new JsonObject("{\"store\":{\"durability\":\"none\"}}")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("store.durability");
   }
 
   @Test
