@@ -26,8 +26,6 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,15 +53,8 @@ public final class MailstoreService {
   /** Journal reads ({@link #eventsSince}); separate so that catching-up consumers cannot starve deliveries. */
   private final WorkerExecutor events;
   private final MailstoreMetrics metrics;
-  /**
-   * Journal appends that run beside a delivery's flush. Apart from {@code io}, whose threads wait
-   * for them (sharing one pool could deadlock); at most one thread per delivery in flight.
-   */
-  private final ExecutorService journalAppends = Executors.newCachedThreadPool(r -> {
-    Thread t = new Thread(r, "mailstore-journal-append");
-    t.setDaemon(true);
-    return t;
-  });
+  /** Journals the new-mail events of concurrent deliveries as groups, beside the store's flush. */
+  private final BatchingAppender journalAppends = new BatchingAppender("mailstore-journal-append", this::journal);
 
   /** With a volatile in-memory journal (tests). */
   public MailstoreService(Vertx vertx, MailStore store, Accounts accounts, WorkerExecutor io, WorkerExecutor auth) {
@@ -147,7 +138,7 @@ public final class MailstoreService {
             AtomicReference<CompletableFuture<List<MailEvent>>> journaling = new AtomicReference<>();
             try {
               List<DeliverResult.Stored> stored = store.deliver(req.sender(), recipients, req.content(),
-                  names -> journaling.set(CompletableFuture.supplyAsync(() -> journalNew(req, names, subject), journalAppends)));
+                  names -> journaling.set(journalAppends.submit(newEvents(req, names, subject))));
               return new Done(stored, journaling.get().join());
             } catch (RuntimeException e) {
               CompletableFuture<List<MailEvent>> journaled = journaling.get();
@@ -166,15 +157,20 @@ public final class MailstoreService {
     });
   }
 
-  /** One message.new event per stored copy, journaled after the copies are on disk. On a worker. */
-  private List<MailEvent> journalNew(DeliverRequest req, List<DeliverResult.Stored> stored, String subject) {
+  /** One message.new event per stored copy, without ids yet. */
+  private static List<MailEvent> newEvents(DeliverRequest req, List<DeliverResult.Stored> stored, String subject) {
     long now = System.currentTimeMillis();
     List<MailEvent> list = new ArrayList<>();
     for (DeliverResult.Stored s : stored) {
       list.add(new MailEvent("", MailEvent.TYPE_NEW, s.mailbox(), s.messageId(), req.sender(), subject, s.size(), now,
           req.deliveryId()));
     }
-    return journal(list);
+    return list;
+  }
+
+  /** Appends what is queued for the journal and stops its thread. */
+  public void close() {
+    journalAppends.close();
   }
 
   /**

@@ -10,7 +10,6 @@ import dev.mailserver.mailstore.http.EventStreamHandler;
 import dev.mailserver.mailstore.http.HttpApiConfig;
 import dev.mailserver.mailstore.http.MailstoreHttpApi;
 import dev.mailserver.mailstore.journal.FileEventJournal;
-import dev.mailserver.mailstore.store.MailStore;
 import dev.mailserver.mailstore.store.MaildirStore;
 import io.vertx.core.Future;
 import io.vertx.core.VerticleBase;
@@ -354,10 +353,11 @@ public class MailstoreVerticle extends VerticleBase {
       if (service == null) {
         return Future.succeededFuture();
       }
-      MailStore store = service.store();
+      MailstoreService svc = service;
       // The last checkpoint makes the logged copies durable in the Maildir (a syncfs): a worker's job.
       return vertx.executeBlocking(() -> {
-        store.close();
+        svc.close();
+        svc.store().close();
         return null;
       });
     }).eventually(() -> {
