@@ -22,6 +22,8 @@ class MaildirNamesTest {
     assertThat(MessageIds.validate(a)).isEqualTo(a);
     assertThat(a).doesNotContain("/").doesNotContain(":").doesNotContain("..").contains("P42Q1R");
     assertThat(MaildirNames.parseMicros(b)).isGreaterThan(MaildirNames.parseMicros(a));
+    // The Dovecot-style layout, fields zero-padded to fixed width.
+    assertThat(a).matches("\\d{10}\\.M\\d{6}P42Q1R[0-9a-f]{8}\\.evil\\\\057\\.\\\\056\\\\057host\\\\0721,S=10");
   }
 
   @Test
