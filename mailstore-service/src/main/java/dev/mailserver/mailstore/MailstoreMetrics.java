@@ -37,10 +37,12 @@ import java.util.function.ToDoubleFunction;
  *       fsynced, their directories fsynced, and the events journaled. Only deliveries that got as
  *       far as writing are timed, failed ones included.</li>
  *   <li>{@value #FSYNCS} (counter) and {@value #FSYNC_LATENCY} (timer, buckets from 100 us to 10 s),
- *       both with tag {@code kind} (file, directory): every fsync of the Maildir store (a message
- *       file before its rename, a {@code new/} directory after renames or unlinks, the directories
- *       of a new mailbox), failed ones included. {@code fsyncs / delivered.copies} is the fsyncs per
- *       stored message. The event journal's and {@code accounts.json}'s own fsyncs are not counted.</li>
+ *       both with tag {@code kind}: {@code file} for data flushes (the delivery log's group-commit
+ *       fdatasync, or with {@code store.durability: fsync} a message file before its rename),
+ *       {@code directory} for name flushes (a checkpoint's syncfs of the mail file system, a
+ *       directory after renames or unlinks, the directories of a new mailbox), {@code journal} for
+ *       the event journal's group commits; failed ones included. {@code fsyncs / delivered.copies}
+ *       is the fsyncs per stored message. {@code accounts.json}'s own fsyncs are not counted.</li>
  *   <li>{@value #DELETIONS} (counter): messages removed (ids that were already gone do not count).</li>
  *   <li>{@value #FETCHES} (counter): messages read successfully (bus and HTTP): whole, as a TOP, or
  *       in byte ranges (counted once, at the range from offset 0).</li>
@@ -122,6 +124,8 @@ public final class MailstoreMetrics {
   private final Counter dirFsyncs;
   private final Timer fileFsyncLatency;
   private final Timer dirFsyncLatency;
+  private final Counter journalFsyncs;
+  private final Timer journalFsyncLatency;
   private final Counter deletions;
   private final Counter fetches;
   private final Counter journalAppends;
@@ -150,6 +154,8 @@ public final class MailstoreMetrics {
     dirFsyncs = fsyncs(registry, "directory");
     fileFsyncLatency = fsyncTimer(registry, "file");
     dirFsyncLatency = fsyncTimer(registry, "directory");
+    journalFsyncs = fsyncs(registry, "journal");
+    journalFsyncLatency = fsyncTimer(registry, "journal");
     deletions = Counter.builder(DELETIONS).description("Messages removed from mailboxes").register(registry);
     fetches = Counter.builder(FETCHES).description("Messages read from mailboxes, whole or TOP").register(registry);
     journalAppends = Counter.builder(JOURNAL_APPENDS).description("Events appended to the event journal by this process")
@@ -255,6 +261,12 @@ public final class MailstoreMetrics {
   void fsynced(boolean directory, long nanos) {
     (directory ? dirFsyncs : fileFsyncs).increment();
     (directory ? dirFsyncLatency : fileFsyncLatency).record(nanos, TimeUnit.NANOSECONDS);
+  }
+
+  /** For the event journal: each of its fsyncs (one per group of appended events). */
+  public void journalFsynced(long nanos) {
+    journalFsyncs.increment();
+    journalFsyncLatency.record(nanos, TimeUnit.NANOSECONDS);
   }
 
   void deliveryWritten(long nanos) {

@@ -174,6 +174,7 @@ public class MailstoreVerticle extends VerticleBase {
     Optional<String> demo = accounts.createDemoIfEmpty(opts.domains().get(0));
     // Shared by every instance on this data directory: ids continue across restarts and processes.
     FileEventJournal journal = FileEventJournal.open(dataDir, opts.eventsMaxAgeHours(), opts.eventsMaxCount());
+    journal.observeFsyncs(metrics::journalFsynced);
     try {
       journal.compact(); // also takes the journal's statistics
     } catch (RuntimeException e) {

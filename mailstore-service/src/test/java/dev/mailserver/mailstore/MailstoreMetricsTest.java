@@ -72,8 +72,12 @@ class MailstoreMetricsTest {
     vertx.close().await();
   }
 
+  /** "fsync" by default here: the exact per-copy fsync accounting below is that mode's. */
+  String durability = "fsync";
+
   JsonObject config() {
     return new JsonObject()
+        .put("store", new JsonObject().put("durability", durability))
         .put("hostname", "mail.example.test")
         .put("domains", new JsonArray().add("example.test"))
         .put("dataDir", dataDir.toString())
@@ -130,6 +134,23 @@ class MailstoreMetricsTest {
   /** Accounts in {@code accounts.json} ({"accounts": [...]}), read independently of the service. */
   int accountsInFile() throws IOException {
     return new JsonObject(Files.readString(dataDir.resolve("accounts.json"))).getJsonArray("accounts").size();
+  }
+
+  @Test
+  void withTheDeliveryLogADeliveryCostsOneLogFlushAndNoFsyncOfItsCopies() throws Exception {
+    durability = "log";
+    deploy();
+    double filesAtStart = count(MailstoreMetrics.FSYNCS, "kind", "file");
+    double journalAtStart = count(MailstoreMetrics.FSYNCS, "kind", "journal");
+    // Two copies each, one after the other: nothing to share a flush with.
+    client.deliver(request(MSG1, ALICE, BOB)).await();
+    client.deliver(request(MSG2, ALICE, BOB)).await();
+    assertThat(count(MailstoreMetrics.DELIVERED_COPIES)).isEqualTo(4);
+    assertThat(count(MailstoreMetrics.FSYNCS, "kind", "file") - filesAtStart).as("one log fdatasync per delivery").isEqualTo(2);
+    // Each group commit of events: its segment's fdatasync, plus the directory when it opened a new segment.
+    assertThat(count(MailstoreMetrics.FSYNCS, "kind", "journal") - journalAtStart).as("the events' group commits")
+        .isBetween(1.0, 4.0);
+    assertThat(Files.list(dataDir.resolve("deliverylog")).count()).isPositive();
   }
 
   @Test
@@ -274,7 +295,7 @@ class MailstoreMetricsTest {
     assertThat(registry.find(MailstoreMetrics.AUTH).counters()).extracting(c -> c.getId().getTag("result"))
         .containsExactlyInAnyOrder("success", "failure");
     assertThat(registry.find(MailstoreMetrics.FSYNC_LATENCY).timers()).extracting(c -> c.getId().getTag("kind"))
-        .containsExactlyInAnyOrder("file", "directory");
+        .containsExactlyInAnyOrder("file", "directory", "journal");
     Gauge bytes = registry.get(MailstoreMetrics.JOURNAL_BYTES).gauge();
     assertThat(bytes.getId().getBaseUnit()).isEqualTo("bytes");
   }

@@ -22,6 +22,7 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
@@ -29,6 +30,7 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -144,6 +146,8 @@ public final class FileEventJournal implements EventJournal {
   private final ReentrantLock jvmLock;
   private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
   private volatile boolean closed;
+  private volatile LongConsumer fsyncObserver = nanos -> {};
+
   /** Group commits done (one write and one fsync each); for tests and diagnostics. */
   private final AtomicLong commits = new AtomicLong();
   /** First event time of the segment {@link #firstTimeSegment} (for rolling by age); guarded by jvmLock. */
@@ -190,6 +194,20 @@ public final class FileEventJournal implements EventJournal {
     long ageMillis = maxAgeHours > Long.MAX_VALUE / 3_600_000L ? Long.MAX_VALUE : maxAgeHours * 3_600_000L;
     int segment = (int) Math.max(16, Math.min(DEFAULT_SEGMENT_EVENTS, maxCount / 10));
     return new FileEventJournal(dataDir.resolve("events"), ageMillis, maxCount, segment, Clock.systemUTC());
+  }
+
+  /** Told the duration in nanoseconds of every fsync this journal issues (the service's meters). */
+  public void observeFsyncs(LongConsumer observer) {
+    fsyncObserver = Objects.requireNonNull(observer, "observer");
+  }
+
+  private void force(FileChannel ch, boolean metadata) throws IOException {
+    long start = System.nanoTime();
+    try {
+      ch.force(metadata);
+    } finally {
+      fsyncObserver.accept(System.nanoTime() - start);
+    }
   }
 
   public Path dir() {
@@ -302,7 +320,7 @@ public final class FileEventJournal implements EventJournal {
         if (seal != null) {
           try (FileChannel ch = FileChannel.open(newest, StandardOpenOption.WRITE, StandardOpenOption.APPEND)) {
             writeFully(ch, ByteBuffer.wrap(seal));
-            ch.force(true);
+            force(ch, true);
           }
         }
         targetFirst = last + 1;
@@ -330,7 +348,7 @@ public final class FileEventJournal implements EventJournal {
     try (FileChannel ch = FileChannel.open(target, opts)) {
       writeFully(ch, ByteBuffer.wrap(out.toByteArray()));
       // fdatasync: the lines and the file's new size; the timestamps need no flush of their own.
-      ch.force(false);
+      force(ch, false);
       targetSize = ch.size();
     }
     if (create) {
@@ -775,7 +793,7 @@ public final class FileEventJournal implements EventJournal {
 
   private void syncDirectory() throws IOException {
     try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-      d.force(true);
+      force(d, true);
     }
   }
 
