@@ -135,6 +135,11 @@ public final class DeliveryLog implements AutoCloseable {
    * returns once it is durable in the log. Blocking; safe from many threads at once.
    */
   public void commit(List<Path> files, byte[] header, byte[] body) {
+    commit(files, header, new ByteBuffer[] {ByteBuffer.wrap(body)});
+  }
+
+  /** As {@link #commit(List, byte[], byte[])} with the body as buffers, which are only read (through views). */
+  public void commit(List<Path> files, byte[] header, ByteBuffer[] body) {
     if (closed) {
       throw new IllegalStateException("delivery log closed");
     }
@@ -340,7 +345,7 @@ public final class DeliveryLog implements AutoCloseable {
    * {@code MAGIC, length, crc32c(payload), payload}; payload = {@code count, count x (len, utf-8
    * path relative to the mail root), content length, header bytes, body bytes}.
    */
-  private ByteBuffer[] encode(List<Path> files, byte[] header, byte[] body) {
+  private ByteBuffer[] encode(List<Path> files, byte[] header, ByteBuffer[] body) {
     List<byte[]> names = new ArrayList<>(files.size());
     int namesLen = 0;
     for (Path f : files) {
@@ -353,16 +358,44 @@ public final class DeliveryLog implements AutoCloseable {
     for (byte[] n : names) {
       meta.putInt(n.length).put(n);
     }
-    meta.putInt(header.length + body.length);
+    ByteBuffer[] content = views(header, body);
+    long contentLength = remaining(content);
+    if (contentLength > Integer.MAX_VALUE - meta.capacity()) {
+      throw new IllegalArgumentException("message too large for the delivery log: " + contentLength);
+    }
+    meta.putInt((int) contentLength);
     meta.flip();
     CRC32C crc = new CRC32C();
     crc.update(meta.duplicate());
-    crc.update(header);
-    crc.update(body);
+    for (ByteBuffer b : content) {
+      crc.update(b.duplicate());
+    }
     ByteBuffer head = ByteBuffer.allocate(12);
-    head.putInt(MAGIC).putInt(meta.remaining() + header.length + body.length).putInt((int) crc.getValue());
+    head.putInt(MAGIC).putInt((int) (meta.remaining() + contentLength)).putInt((int) crc.getValue());
     head.flip();
-    return new ByteBuffer[] {head, meta, ByteBuffer.wrap(header), ByteBuffer.wrap(body)};
+    ByteBuffer[] out = new ByteBuffer[2 + content.length];
+    out[0] = head;
+    out[1] = meta;
+    System.arraycopy(content, 0, out, 2, content.length);
+    return out;
+  }
+
+  /** Fresh read views (own positions) of the header and body, so one body can be written many times. */
+  static ByteBuffer[] views(byte[] header, ByteBuffer[] body) {
+    ByteBuffer[] out = new ByteBuffer[1 + body.length];
+    out[0] = ByteBuffer.wrap(header);
+    for (int i = 0; i < body.length; i++) {
+      out[i + 1] = body[i].duplicate();
+    }
+    return out;
+  }
+
+  static long remaining(ByteBuffer[] bufs) {
+    long n = 0;
+    for (ByteBuffer b : bufs) {
+      n += b.remaining();
+    }
+    return n;
   }
 
   /** A decoded record: the copies it names and their content. */

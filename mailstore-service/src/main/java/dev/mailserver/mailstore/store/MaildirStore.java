@@ -5,6 +5,7 @@ import dev.mailserver.common.bus.MailstoreException;
 import dev.mailserver.common.model.DeliverResult;
 import dev.mailserver.common.model.MessageInfo;
 import io.vertx.core.buffer.Buffer;
+import io.vertx.core.internal.buffer.BufferInternal;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -202,9 +203,9 @@ public final class MaildirStore implements MailStore {
         throw new MailstoreException(MailstoreError.MAILBOX_NOT_FOUND, r.address());
       }
     }
-    // One copy of the bytes for all recipients (Buffer has no zero-copy NIO view in the public API).
-    byte[] body = content.getBytes();
-    long size = (long) header.length + body.length;
+    // NIO views of the message's own memory (no copy), written as they are for every recipient.
+    ByteBuffer[] body = ((BufferInternal) content).getByteBuf().nioBuffers();
+    long size = (long) header.length + content.length();
     List<Path> committed = new ArrayList<>();
     List<DeliverResult.Stored> stored = new ArrayList<>();
     Set<Path> newDirs = new LinkedHashSet<>();
@@ -233,14 +234,15 @@ public final class MaildirStore implements MailStore {
   }
 
   /** tmp/name, written (and fsync'd if {@code sync}), then atomically renamed to new/name. Returns the new path. */
-  private Path writeNew(Path dir, String name, byte[] header, byte[] body, boolean sync) throws IOException {
+  private Path writeNew(Path dir, String name, byte[] header, ByteBuffer[] body, boolean sync) throws IOException {
     Path tmp = dir.resolve(TMP).resolve(name);
     Path target = dir.resolve(NEW).resolve(name);
     try {
       try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-        ByteBuffer[] bufs = {ByteBuffer.wrap(header), ByteBuffer.wrap(body)};
-        while (bufs[1].hasRemaining() || bufs[0].hasRemaining()) {
-          ch.write(bufs);
+        ByteBuffer[] bufs = DeliveryLog.views(header, body);
+        long left = DeliveryLog.remaining(bufs);
+        while (left > 0) {
+          left -= ch.write(bufs);
         }
         if (sync) {
           durability.syncFile(ch);
