@@ -32,7 +32,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Group commit for deliveries: a write-ahead log of whole messages. A delivery writes its Maildir
+ * Group commit for (small) deliveries: a write-ahead log of whole messages. A delivery writes its Maildir
  * copies without fsync, then appends one record (target names + the exact bytes) here; concurrent
  * deliveries share one write and one {@code fdatasync} of the log (leader/follower: whoever holds
  * the lock next commits everything queued by then). Only then may SMTP answer {@code 250}.

@@ -56,6 +56,12 @@ public final class MaildirStore implements MailStore {
   private final MaildirNames names;
   private final Durability durability;
   private final DeliveryLog log;
+  private final DirectorySync directories;
+  /**
+   * Messages up to this size are made durable through the delivery log; larger ones by an fsync of
+   * each copy (with the log on, the bytes of a large message would otherwise be written twice).
+   */
+  public static final long LOG_CONTENT_LIMIT = 64 * 1024;
 
   public MaildirStore(Path root, String hostname) {
     this(root, hostname, Durability.Observer.NONE);
@@ -83,6 +89,7 @@ public final class MaildirStore implements MailStore {
     this.names = names;
     this.durability = durability;
     this.log = logDir == null ? null : new DeliveryLog(logDir, this.root, durability);
+    this.directories = new DirectorySync(durability);
   }
 
   /** The group-commit log, or null when every copy is fsync'd on its own. */
@@ -210,22 +217,26 @@ public final class MaildirStore implements MailStore {
     List<DeliverResult.Stored> stored = new ArrayList<>();
     Set<Path> newDirs = new LinkedHashSet<>();
     try {
+      // Small messages go through the log (their cost is the fsync, shared by the batch); large ones
+      // are fsync'd in place (their cost is the bytes, which the log would write twice).
+      boolean viaLog = log != null && size <= LOG_CONTENT_LIMIT;
       for (MailboxName r : recipients) {
         Path dir = mailboxDir(r);
         String name = names.next(size);
-        committed.add(writeNew(dir, name, header, body, log == null));
+        committed.add(writeNew(dir, name, header, body, !viaLog));
         newDirs.add(dir.resolve(NEW));
         stored.add(new DeliverResult.Stored(r.address(), name, size));
       }
       named.accept(List.copyOf(stored));
-      if (log != null) {
+      if (viaLog) {
         // Group commit: one fdatasync of the log for every delivery queued meanwhile; the copies
         // themselves become durable at the next checkpoint, and recovery rewrites them until then.
         log.commit(committed, header, body);
         return stored;
       }
       // The renames are durable only once the directories are synced; only then may we answer.
-      durability.syncDirectories(newDirs);
+      // Concurrent deliveries into the same directories share these fsyncs.
+      directories.sync(newDirs);
       return stored;
     } catch (IOException | RuntimeException e) {
       rollback(committed);

@@ -231,6 +231,63 @@ class DeliveryLogTest {
   }
 
   @Test
+  void aLargeMessageIsFsyncdInPlaceNotCopiedIntoTheLog() throws IOException {
+    Path data = tmp.resolve("a");
+    MaildirStore s = store(data);
+    MailboxName bob = MailboxName.of("bob@example.test");
+    s.createMailbox(bob);
+    int files0 = fileSyncs.get();
+    int dirs0 = dirSyncs.get();
+    byte[] big = new byte[(int) MaildirStore.LOG_CONTENT_LIMIT + 1];
+    java.util.Arrays.fill(big, (byte) 'x');
+    List<DeliverResult.Stored> stored = s.deliver("carol@example.test", List.of(alice, bob), Buffer.buffer(big));
+    // One fsync per copy and one per new/ directory, as without the log; the log gets no record.
+    assertThat(fileSyncs.get() - files0).isEqualTo(2);
+    assertThat(dirSyncs.get() - dirs0).isEqualTo(2);
+    for (Path seg : files(data.resolve("deliverylog"))) {
+      assertThat(seg).isEmptyFile();
+    }
+    assertThat(s.fetch(bob, stored.get(1).messageId()).length()).isEqualTo(stored.get(1).size());
+  }
+
+  @Test
+  void concurrentInPlaceDeliveriesShareTheDirectoryFsync() throws Exception {
+    AtomicInteger dirFsyncs = new AtomicInteger();
+    Durability slow = new Durability((dir, nanos) -> {}) {
+      @Override
+      public void syncDirectory(Path dir) throws IOException {
+        dirFsyncs.incrementAndGet();
+        try {
+          Thread.sleep(20);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+        super.syncDirectory(dir);
+      }
+    };
+    Path dir = tmp.resolve("d");
+    Files.createDirectories(dir);
+    DirectorySync sync = new DirectorySync(slow);
+    int n = 30;
+    ExecutorService pool = Executors.newFixedThreadPool(n);
+    CountDownLatch start = new CountDownLatch(1);
+    List<Future<?>> done = new ArrayList<>();
+    for (int i = 0; i < n; i++) {
+      done.add(pool.submit(() -> {
+        start.await();
+        sync.sync(List.of(dir));
+        return null;
+      }));
+    }
+    start.countDown();
+    for (Future<?> f : done) {
+      f.get(30, TimeUnit.SECONDS);
+    }
+    pool.shutdown();
+    assertThat(dirFsyncs.get()).isPositive().isLessThan(n / 2);
+  }
+
+  @Test
   void aSegmentHeldByALiveLogIsNotReplayedByAnotherStore() throws IOException {
     Path data = tmp.resolve("a");
     MaildirStore first = store(data);
