@@ -137,6 +137,14 @@ public final class FileEventJournal implements EventJournal {
    */
   private record Tail(long lastSeq, byte[] fragment) {}
 
+  /**
+   * What this process's last successful append left on disk: the segments it knew, the last id
+   * and the newest segment's size. Null when unknown. Guarded by {@link #jvmLock}.
+   */
+  private long[] cachedSegments;
+  private long cachedLast;
+  private long cachedNewestSize;
+
   private final Path dir;
   private final Path lockFile;
   private final long maxAgeMillis;
@@ -286,7 +294,22 @@ public final class FileEventJournal implements EventJournal {
 
   /** The body of an append, holding both locks: learn the last id from disk, write, fsync. */
   private List<MailEvent> appendLocked(List<MailEvent> events) throws IOException {
-    long[] segments = listSegments();
+    // Fast path: if the newest segment still has the size our own last append left and nobody
+    // rolled past it (the roller would have created segment last+1), the disk is as we left it:
+    // skip the directory listing and the tail read (two stats instead).
+    long[] segments = null;
+    Tail known = null;
+    if (cachedSegments != null && cachedSegments.length > 0) {
+      Path newest = segment(cachedSegments[cachedSegments.length - 1]);
+      if (sizeOrMinus1(newest) == cachedNewestSize && !Files.exists(segment(cachedLast + 1))) {
+        segments = cachedSegments;
+        known = new Tail(cachedLast, new byte[0]);
+      }
+    }
+    cachedSegments = null; // valid again only once this append has succeeded
+    if (segments == null) {
+      segments = listSegments();
+    }
     long now = clock.millis();
     long last;
     long targetFirst;
@@ -299,7 +322,7 @@ public final class FileEventJournal implements EventJournal {
     } else {
       long newestFirst = segments[segments.length - 1];
       Path newest = segment(newestFirst);
-      Tail tail = readTail(newest, newestFirst);
+      Tail tail = known != null ? known : readTail(newest, newestFirst);
       last = tail.lastSeq();
       byte[] seal = null;
       if (tail.fragment().length > 0) {
@@ -359,6 +382,9 @@ public final class FileEventJournal implements EventJournal {
       after = Arrays.copyOf(segments, segments.length + 1);
       after[segments.length] = targetFirst;
     }
+    cachedSegments = after;
+    cachedLast = last;
+    cachedNewestSize = targetSize;
     try {
       updateStats(after, last, targetSize);
     } catch (IOException | RuntimeException e) {
@@ -366,6 +392,14 @@ public final class FileEventJournal implements EventJournal {
       log.debug("Event journal statistics not updated after an append: {}", e.toString());
     }
     return written;
+  }
+
+  private static long sizeOrMinus1(Path p) {
+    try {
+      return Files.size(p);
+    } catch (IOException e) {
+      return -1;
+    }
   }
 
   /** First event time of a segment, read once per segment. */
@@ -493,6 +527,12 @@ public final class FileEventJournal implements EventJournal {
    */
   public Compaction compact() {
     ensureOpen();
+    jvmLock.lock();
+    try {
+      cachedSegments = null; // the listing is about to change
+    } finally {
+      jvmLock.unlock();
+    }
     try {
       long[] segments = listSegments();
       if (segments.length < 2) {

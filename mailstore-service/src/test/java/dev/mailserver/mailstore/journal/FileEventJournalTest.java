@@ -97,6 +97,25 @@ class FileEventJournalTest extends EventJournalContractTest {
   }
 
   @Test
+  void twoWritersOnOneDirectoryInterleavingAppendsAndRollsNeverReuseAnId() throws Exception {
+    // Each writer remembers what its own last append left on disk; the other's appends and
+    // rolls must send it back to reading the directory and the tail.
+    Path dir = tmp.resolve("shared");
+    FileEventJournal a = open(dir, 168 * HOUR, 100_000, 3, Clock.systemUTC());
+    FileEventJournal b = open(dir, 168 * HOUR, 100_000, 3, Clock.systemUTC());
+    List<Long> ids = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      FileEventJournal w = (i % 3 == 0) ? b : a; // runs of two on a, then one on b
+      ids.add(Long.parseLong(w.append(new MailEvent("", MailEvent.TYPE_NEW, "a@example.test", "m" + i, "", "", 1, 0, "")).eventId()));
+    }
+    assertThat(ids).isEqualTo(java.util.stream.LongStream.rangeClosed(1, 20).boxed().toList());
+    assertThat(idsOf(all(a))).isEqualTo(ids);
+    assertThat(all(b)).extracting(MailEvent::messageId)
+        .isEqualTo(java.util.stream.IntStream.range(0, 20).mapToObj(i -> "m" + i).toList());
+    assertThat(segmentNames(dir)).hasSizeGreaterThan(5);
+  }
+
+  @Test
   void linesAreJsonObjectsWithTheIdFirstInSegmentsNamedByTheirFirstId() throws Exception {
     Path dir = tmp.resolve("events");
     FileEventJournal j = open(dir, 168 * HOUR, 100_000, 3, Clock.systemUTC());
