@@ -16,6 +16,7 @@ import dev.mailserver.mailstore.store.MailStore;
 import dev.mailserver.mailstore.store.MailboxName;
 import dev.mailserver.mailstore.store.MessageText;
 import io.vertx.core.Future;
+import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.WorkerExecutor;
 import io.vertx.core.buffer.Buffer;
@@ -26,6 +27,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -130,30 +132,41 @@ public final class MailstoreService {
         }
       }
       record Done(List<DeliverResult.Stored> stored, List<MailEvent> events) {}
-      return this.<Done>blocking(io, () -> {
-            long start = System.nanoTime();
-            String subject = MessageText.subject(req.content());
-            // The events are journaled on another thread while the store waits for its flush, so
-            // the 250 waits for one fsync's time instead of two in a row.
-            AtomicReference<CompletableFuture<List<MailEvent>>> journaling = new AtomicReference<>();
-            try {
-              List<DeliverResult.Stored> stored = store.deliver(req.sender(), recipients, req.content(),
-                  names -> journaling.set(journalAppends.submit(newEvents(req, names, subject))));
-              return new Done(stored, journaling.get().join());
-            } catch (RuntimeException e) {
-              CompletableFuture<List<MailEvent>> journaled = journaling.get();
-              if (journaled != null) {
-                retract(journaled.join());
-              }
-              throw e;
-            } finally {
-              metrics.deliveryWritten(System.nanoTime() - start);
+      // Not bound to a context: it completes on the thread that made the copies durable (the
+      // delivery log's committer, or the journal's), and the reply leaves from there, sparing a
+      // hop through this verticle's event loop for every delivery.
+      Promise<Done> done = Promise.promise();
+      io.executeBlocking(() -> {
+        long start = System.nanoTime();
+        String subject = MessageText.subject(req.content());
+        // The events are journaled on another thread while the store waits for its flush, so
+        // the 250 waits for one fsync's time instead of two in a row.
+        AtomicReference<CompletableFuture<List<MailEvent>>> journaling = new AtomicReference<>();
+        CompletableFuture<List<DeliverResult.Stored>> durable;
+        try {
+          durable = store.deliverAsync(req.sender(), recipients, req.content(),
+              names -> journaling.set(journalAppends.submit(newEvents(req, names, subject))));
+        } catch (RuntimeException e) {
+          durable = CompletableFuture.failedFuture(e);
+        }
+        durable.whenComplete((stored, failed) -> {
+          metrics.deliveryWritten(System.nanoTime() - start);
+          CompletableFuture<List<MailEvent>> journaled = journaling.get();
+          if (failed != null) {
+            if (journaled != null) {
+              journaled.thenAccept(this::retract);
             }
-          }, false)
-          .map(done -> {
-            publish(Addresses.EVENTS_NEW, done.events());
-            return new DeliverResult(req.deliveryId(), done.stored());
-          });
+            done.fail(mapped(failed instanceof CompletionException c ? c.getCause() : failed));
+            return;
+          }
+          journaled.thenAccept(events -> done.complete(new Done(stored, events)));
+        });
+        return null;
+      }, false).onFailure(t -> done.tryFail(mapped(t)));
+      return done.future().map(d -> {
+        publish(Addresses.EVENTS_NEW, d.events());
+        return new DeliverResult(req.deliveryId(), d.stored());
+      });
     });
   }
 
@@ -438,6 +451,15 @@ public final class MailstoreService {
     } catch (MailstoreException e) {
       return Future.failedFuture(e);
     }
+  }
+
+  /** A MailstoreException as it is; anything else is a bug on our side: logged, INTERNAL. */
+  private static Throwable mapped(Throwable t) {
+    if (t instanceof MailstoreException) {
+      return t;
+    }
+    log.error("Unexpected failure in the mailstore", t);
+    return new MailstoreException(MailstoreError.INTERNAL, String.valueOf(t));
   }
 
   /** Runs blocking work; anything that is not a MailstoreException becomes INTERNAL. */

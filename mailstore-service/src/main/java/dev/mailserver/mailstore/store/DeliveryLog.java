@@ -21,7 +21,7 @@ import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
@@ -34,8 +34,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Group commit for (small) deliveries: a write-ahead log of whole messages. A delivery writes its Maildir
  * copies without fsync, then appends one record (target names + the exact bytes) here; concurrent
- * deliveries share one write and one {@code fdatasync} of the log (leader/follower: whoever holds
- * the lock next commits everything queued by then). Only then may SMTP answer {@code 250}.
+ * deliveries share one write and one {@code fdatasync} of the log (one committer thread takes
+ * everything queued while it flushed the previous batch). Only then may SMTP answer {@code 250}.
  *
  * <p>A checkpoint (every second, and before any deletion) makes the Maildir copies themselves
  * durable - one {@code syncfs} of the mail file system ({@code sync -f}), or an fsync of each copy
@@ -76,8 +76,10 @@ public final class DeliveryLog implements AutoCloseable {
   private final Duration interval;
   private final String prefix;
   private final AtomicLong seq = new AtomicLong();
-  private final ConcurrentLinkedQueue<Pending> queue = new ConcurrentLinkedQueue<>();
-  /** Held by the committing thread (and by a checkpoint while it swaps segments). */
+  /** Deliveries waiting for the committer; guarded by itself for the check against {@link #closed}. */
+  private final LinkedBlockingQueue<Pending> queue = new LinkedBlockingQueue<>();
+  private Thread committer;
+  /** Held by the committer while it writes a batch (and by a checkpoint while it swaps segments). */
   private final ReentrantLock commitLock = new ReentrantLock();
   /** One checkpoint at a time. */
   private final ReentrantLock checkpointLock = new ReentrantLock();
@@ -120,6 +122,9 @@ public final class DeliveryLog implements AutoCloseable {
     } finally {
       commitLock.unlock();
     }
+    committer = new Thread(this::runCommitter, "delivery-log-commit");
+    committer.setDaemon(true);
+    committer.start();
     timer = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "delivery-log-checkpoint");
       t.setDaemon(true);
@@ -135,35 +140,61 @@ public final class DeliveryLog implements AutoCloseable {
    * returns once it is durable in the log. Blocking; safe from many threads at once.
    */
   public void commit(List<Path> files, byte[] header, byte[] body) {
-    commit(files, header, new ByteBuffer[] {ByteBuffer.wrap(body)});
-  }
-
-  /** As {@link #commit(List, byte[], byte[])} with the body as buffers, which are only read (through views). */
-  public void commit(List<Path> files, byte[] header, ByteBuffer[] body) {
-    if (closed) {
-      throw new IllegalStateException("delivery log closed");
-    }
-    Pending mine = new Pending(encode(files, header, body), files, new CompletableFuture<>());
-    queue.add(mine);
-    commitLock.lock();
     try {
-      if (!mine.done.isDone()) {
-        List<Pending> batch = new ArrayList<>();
-        for (Pending p; (p = queue.poll()) != null; ) {
-          batch.add(p);
-        }
-        writeBatch(batch);
-      }
-    } finally {
-      commitLock.unlock();
-    }
-    try {
-      mine.done.join();
+      commitAsync(files, header, new ByteBuffer[] {ByteBuffer.wrap(body)}).join();
     } catch (CompletionException e) {
       if (e.getCause() instanceof RuntimeException re) {
         throw re;
       }
       throw new IllegalStateException(e.getCause());
+    }
+  }
+
+  /**
+   * Queues the record of one delivery for the committer thread; the future completes, on that
+   * thread, once the record is durable (or fails if it could not be written). The body buffers are
+   * only read, through views, and must not change until then. Never blocks.
+   */
+  public CompletableFuture<Void> commitAsync(List<Path> files, byte[] header, ByteBuffer[] body) {
+    Pending mine = new Pending(encode(files, header, body), files, new CompletableFuture<>());
+    synchronized (queue) {
+      if (closed || committer == null) {
+        mine.done.completeExceptionally(new IllegalStateException("delivery log not open"));
+        return mine.done;
+      }
+      queue.add(mine);
+    }
+    return mine.done;
+  }
+
+  /**
+   * The committer: whatever was queued while it wrote and flushed the previous batch becomes the
+   * next batch (group commit), so a busy log flushes once per batch, not once per delivery.
+   */
+  private void runCommitter() {
+    List<Pending> batch = new ArrayList<>();
+    while (true) {
+      try {
+        Pending first = queue.poll(100, TimeUnit.MILLISECONDS);
+        if (first == null) {
+          if (closed && queue.isEmpty()) {
+            return;
+          }
+          continue;
+        }
+        batch.add(first);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+      queue.drainTo(batch);
+      commitLock.lock();
+      try {
+        writeBatch(batch);
+      } finally {
+        commitLock.unlock();
+      }
+      batch.clear();
     }
   }
 
@@ -282,8 +313,19 @@ public final class DeliveryLog implements AutoCloseable {
   /** A last checkpoint, then the segments are closed (and empty ones removed). */
   @Override
   public void close() {
-    if (closed) {
-      return;
+    synchronized (queue) {
+      if (closed) {
+        return;
+      }
+      closed = true; // no new record is queued from now on
+    }
+    if (committer != null) {
+      // It commits what is queued, then ends.
+      try {
+        committer.join(60_000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
     }
     if (timer != null) {
       // Not shutdownNow: an interrupt would close the channels of a checkpoint in progress.
@@ -299,7 +341,6 @@ public final class DeliveryLog implements AutoCloseable {
     } catch (IOException | RuntimeException e) {
       log.error("Delivery log: final checkpoint failed; the next start replays the log: {}", e.toString());
     }
-    closed = true;
     commitLock.lock();
     try {
       if (current != null) {

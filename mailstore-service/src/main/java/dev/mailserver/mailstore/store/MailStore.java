@@ -8,6 +8,7 @@ import dev.mailserver.common.model.MessageInfo;
 import io.vertx.core.buffer.Buffer;
 import java.util.Collection;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
 /**
@@ -49,6 +50,17 @@ public interface MailStore {
     List<DeliverResult.Stored> stored = deliver(sender, recipients, content);
     named.accept(stored);
     return stored;
+  }
+
+  /**
+   * As {@link #deliver(String, List, Buffer, Consumer)}, but may return before the copies are
+   * durable: the future completes when they are (possibly on another thread). A failure before
+   * anything was written may be thrown at once. This default is the blocking delivery.
+   */
+  default CompletableFuture<List<DeliverResult.Stored>> deliverAsync(String sender, List<MailboxName> recipients,
+                                                                    Buffer content,
+                                                                    Consumer<List<DeliverResult.Stored>> named) {
+    return CompletableFuture.completedFuture(deliver(sender, recipients, content, named));
   }
 
   /** Messages oldest first, ties broken by id. */

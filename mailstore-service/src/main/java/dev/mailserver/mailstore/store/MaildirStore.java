@@ -29,6 +29,8 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -199,6 +201,21 @@ public final class MaildirStore implements MailStore {
   @Override
   public List<DeliverResult.Stored> deliver(String sender, List<MailboxName> rcpts, Buffer content,
                                             Consumer<List<DeliverResult.Stored>> named) {
+    try {
+      return deliverAsync(sender, rcpts, content, named).join();
+    } catch (CompletionException e) {
+      throw e.getCause() instanceof RuntimeException re ? re : new IllegalStateException(e.getCause());
+    }
+  }
+
+  /**
+   * Writes the copies in the calling thread; the future completes once they are durable - at once
+   * for messages fsync'd in place, on the delivery log's committer thread for the others.
+   */
+  @Override
+  public CompletableFuture<List<DeliverResult.Stored>> deliverAsync(String sender, List<MailboxName> rcpts,
+                                                                    Buffer content,
+                                                                    Consumer<List<DeliverResult.Stored>> named) {
     byte[] header = MessageText.returnPath(sender);
     // A duplicated recipient gets one copy, as SMTP would give it.
     List<MailboxName> recipients = List.copyOf(new LinkedHashSet<>(rcpts));
@@ -231,13 +248,18 @@ public final class MaildirStore implements MailStore {
       if (viaLog) {
         // Group commit: one fdatasync of the log for every delivery queued meanwhile; the copies
         // themselves become durable at the next checkpoint, and recovery rewrites them until then.
-        log.commit(committed, header, body);
-        return stored;
+        return log.commitAsync(committed, header, body).handle((ok, failed) -> {
+          if (failed != null) {
+            rollback(committed);
+            throw storage("delivery failed, no copy kept", failed instanceof CompletionException c ? c.getCause() : failed);
+          }
+          return stored;
+        });
       }
       // The renames are durable only once the directories are synced; only then may we answer.
       // Concurrent deliveries into the same directories share these fsyncs.
       directories.sync(newDirs);
-      return stored;
+      return CompletableFuture.completedFuture(stored);
     } catch (IOException | RuntimeException e) {
       rollback(committed);
       throw e instanceof MailstoreException me ? me : storage("delivery failed, no copy kept", e);
