@@ -279,15 +279,24 @@ final class Pop3Connection {
           return;
         }
         int end = Math.min(content.length(), offset + SLICE);
-        Buffer chunk = encoder.encode(content.slice(offset, end));
+        // Read-only: may be the fetched bytes themselves (nothing to stuff).
+        Buffer encoded = encoder.encode(content.slice(offset, end));
         offset = end;
-        if (head != null) {
-          chunk = head.appendBuffer(chunk);
-          head = null;
-        }
         boolean done = offset >= content.length();
-        if (done) {
-          chunk.appendBuffer(encoder.finish());
+        Buffer tail = done ? encoder.finish() : null;
+        // One write per slice: a small reply (status line, message, terminator) is one buffer and
+        // so one segment, never a status line waiting for a delayed ACK (Nagle).
+        Buffer chunk = encoded;
+        if (head != null || tail != null) {
+          chunk = Buffer.buffer((head == null ? 0 : head.length()) + encoded.length() + (tail == null ? 0 : tail.length()));
+          if (head != null) {
+            chunk.appendBuffer(head);
+            head = null;
+          }
+          chunk.appendBuffer(encoded);
+          if (tail != null) {
+            chunk.appendBuffer(tail);
+          }
         }
         Future<Void> written = queue(chunk);
         if (done) {
