@@ -284,18 +284,21 @@ final class Pop3Connection {
         offset = end;
         boolean done = offset >= content.length();
         Buffer tail = done ? encoder.finish() : null;
-        // One write per slice: a small reply (status line, message, terminator) is one buffer and
-        // so one segment, never a status line waiting for a delayed ACK (Nagle).
+        // A reply that fits one slice is one buffer (status line, data, terminator): one write, one
+        // segment. A bigger one is written slice by slice as the encoder returns them (no copy).
         Buffer chunk = encoded;
-        if (head != null || tail != null) {
-          chunk = Buffer.buffer((head == null ? 0 : head.length()) + encoded.length() + (tail == null ? 0 : tail.length()));
+        if (head != null && done) {
+          chunk = Buffer.buffer(head.length() + encoded.length() + tail.length())
+              .appendBuffer(head).appendBuffer(encoded).appendBuffer(tail);
+          head = null;
+        } else {
           if (head != null) {
-            chunk.appendBuffer(head);
+            queue(head);
             head = null;
           }
-          chunk.appendBuffer(encoded);
           if (tail != null) {
-            chunk.appendBuffer(tail);
+            queue(encoded);
+            chunk = tail;
           }
         }
         Future<Void> written = queue(chunk);
