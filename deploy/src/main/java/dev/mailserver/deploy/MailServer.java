@@ -9,6 +9,7 @@ import dev.mailserver.smtp.SmtpVerticle;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.vertx.core.DeploymentOptions;
+import io.vertx.core.Future;
 import io.vertx.core.Vertx;
 import io.vertx.core.VertxBuilder;
 import io.vertx.core.VertxOptions;
@@ -19,6 +20,7 @@ import io.vertx.micrometer.MicrometerMetricsOptions;
 import io.vertx.micrometer.VertxPrometheusOptions;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.ArrayList;
 import java.util.Deque;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -50,15 +52,24 @@ public final class MailServer implements AutoCloseable {
   private final JsonObject config;
   private final boolean clustered;
   private final PrometheusMeterRegistry registry;
-  /** Deployment ids, newest first: undeployed in that order so SMTP drains before the store goes. */
-  private final Deque<String> deployments = new ArrayDeque<>();
+  /**
+   * Deployment ids per role, newest role first: undeployed in that order so SMTP drains before the
+   * store goes; the deployments of one role (its instances) are undeployed together.
+   */
+  private final Deque<List<String>> deployments = new ArrayDeque<>();
   private MailstoreVerticle mailstore;
+  /** The first SMTP instance (its ports are everybody's); all instances in {@link #smtpInstances}. */
   private SmtpVerticle smtp;
   private Pop3Verticle pop3;
+  private final List<SmtpVerticle> smtpInstances = new ArrayList<>();
+  private final List<Pop3Verticle> pop3Instances = new ArrayList<>();
   private ManagementServer management;
   private volatile boolean closed;
+  /** SMTP and POP3 verticle instances each. */
+  private final int instances;
 
-  private MailServer(Vertx vertx, JsonObject config, boolean clustered, PrometheusMeterRegistry registry) {
+  private MailServer(Vertx vertx, JsonObject config, boolean clustered, PrometheusMeterRegistry registry, int instances) {
+    this.instances = Math.max(1, instances);
     this.vertx = vertx;
     this.config = config;
     this.clustered = clustered;
@@ -90,6 +101,11 @@ public final class MailServer implements AutoCloseable {
 
   /** Starts the roles: clustered when {@code cluster.enabled}, else in one embedded Vert.x. */
   public static MailServer start(JsonObject config, List<Role> roles) throws StartupException {
+    return start(config, roles, protocolInstances());
+  }
+
+  /** With another number of SMTP and POP3 instances than one per core (tests: the same on any machine). */
+  static MailServer start(JsonObject config, List<Role> roles, int instances) throws StartupException {
     boolean clustered = config.getJsonObject("cluster").getBoolean("enabled");
     Vertx vertx;
     if (clustered) {
@@ -105,7 +121,7 @@ public final class MailServer implements AutoCloseable {
       vertx = instrumented(new VertxOptions(), registry).build();
       Meters.bind(vertx, registry);
     }
-    return start(vertx, config, roles, clustered);
+    return start(vertx, config, roles, clustered, instances);
   }
 
   /**
@@ -114,10 +130,11 @@ public final class MailServer implements AutoCloseable {
    * made here, holding the services' meters only (Vert.x's own need the metrics SPI at build time).
    */
   public static MailServer start(Vertx vertx, JsonObject config, List<Role> roles) throws StartupException {
-    return start(vertx, config, roles, vertx.isClustered());
+    return start(vertx, config, roles, vertx.isClustered(), protocolInstances());
   }
 
-  private static MailServer start(Vertx vertx, JsonObject config, List<Role> roles, boolean clustered) throws StartupException {
+  private static MailServer start(Vertx vertx, JsonObject config, List<Role> roles, boolean clustered, int instances)
+      throws StartupException {
     Codecs.register(vertx);
     PrometheusMeterRegistry registry = Meters.bound(vertx)
         .filter(PrometheusMeterRegistry.class::isInstance).map(PrometheusMeterRegistry.class::cast)
@@ -126,7 +143,7 @@ public final class MailServer implements AutoCloseable {
           Meters.bind(vertx, r);
           return r;
         });
-    MailServer server = new MailServer(vertx, config, clustered, registry);
+    MailServer server = new MailServer(vertx, config, clustered, registry, instances);
     try {
       for (Role role : roles.stream().sorted().toList()) {
         server.deploy(role);
@@ -139,29 +156,88 @@ public final class MailServer implements AutoCloseable {
     return server;
   }
 
+  /**
+   * SMTP and POP3 instances per process: one per core, so every event loop serves connections
+   * (Vert.x hands the accepted connections of a shared port to its instances in turn).
+   */
+  static int protocolInstances() {
+    return Math.max(1, Runtime.getRuntime().availableProcessors());
+  }
+
+  /**
+   * How many instances of a protocol to run. Only one while {@code tls.enabled}: in Vert.x 5.0.8 a
+   * server that joins another's shared port has no SslContextManager, so
+   * {@code NetSocket.upgradeToSsl} (STARTTLS, RFC 3207; STLS, RFC 2595) throws a
+   * NullPointerException on every connection it is handed and the client hangs. Implicit TLS is
+   * not affected, but the MX port always offers STARTTLS when TLS is on.
+   */
+  private int instancesFor(Role role) {
+    if (instances > 1 && config.getJsonObject("tls").getBoolean("enabled", true)) {
+      LOG.info("{}: 1 instance, not {}: in-band TLS upgrades fail on shared ports in Vert.x 5.0.8 (tls.enabled is true)",
+          role.name().toLowerCase(), instances);
+      return 1;
+    }
+    return instances;
+  }
+
   private void deploy(Role role) throws StartupException {
     DeploymentOptions opts = new DeploymentOptions().setConfig(config);
     try {
       switch (role) {
         case MAILSTORE -> {
           MailstoreVerticle v = new MailstoreVerticle();
-          deployments.push(vertx.deployVerticle(v, opts).await(2, TimeUnit.MINUTES));
+          deployments.push(List.of(vertx.deployVerticle(v, opts).await(2, TimeUnit.MINUTES)));
           mailstore = v;
         }
         case SMTP -> {
           SmtpVerticle v = new SmtpVerticle();
-          deployments.push(vertx.deployVerticle(v, opts).await(1, TimeUnit.MINUTES));
+          List<String> ids = new ArrayList<>();
+          deployments.push(ids);
+          ids.add(vertx.deployVerticle(v, opts).await(1, TimeUnit.MINUTES));
           smtp = v;
+          synchronized (smtpInstances) {
+            smtpInstances.add(v);
+          }
+          // The others share the first one's sockets (ephemeral ones too, see ListenPorts), limits,
+          // AUTH throttle and certificate; so it has to be up before they start.
+          ids.addAll(deployMore(instancesFor(role) - 1, () -> {
+            SmtpVerticle more = new SmtpVerticle(v);
+            synchronized (smtpInstances) {
+              smtpInstances.add(more);
+            }
+            return more;
+          }, opts));
         }
         case POP3 -> {
           Pop3Verticle v = new Pop3Verticle();
-          deployments.push(vertx.deployVerticle(v, opts).await(1, TimeUnit.MINUTES));
+          List<String> ids = new ArrayList<>();
+          deployments.push(ids);
+          ids.add(vertx.deployVerticle(v, opts).await(1, TimeUnit.MINUTES));
           pop3 = v;
+          synchronized (pop3Instances) {
+            pop3Instances.add(v);
+          }
+          ids.addAll(deployMore(instancesFor(role) - 1, () -> {
+            Pop3Verticle more = new Pop3Verticle(v);
+            synchronized (pop3Instances) {
+              pop3Instances.add(more);
+            }
+            return more;
+          }, opts));
         }
       }
     } catch (Exception e) {
       throw new StartupException(role.name().toLowerCase() + ": " + describe(e), e);
     }
+  }
+
+  private List<String> deployMore(int count, java.util.function.Supplier<io.vertx.core.Deployable> factory,
+                                  DeploymentOptions opts) throws Exception {
+    if (count < 1) {
+      return List.of();
+    }
+    return List.of(vertx.deployVerticle(factory, new DeploymentOptions(opts).setInstances(count))
+        .await(1, TimeUnit.MINUTES));
   }
 
   private void startManagement() throws StartupException {
@@ -171,12 +247,18 @@ public final class MailServer implements AutoCloseable {
       checks.put("mailstore", m::isReady);
     }
     if (smtp != null) {
-      SmtpVerticle s = smtp;
-      checks.put("smtp", s::isListening);
+      List<SmtpVerticle> all;
+      synchronized (smtpInstances) {
+        all = List.copyOf(smtpInstances);
+      }
+      checks.put("smtp", () -> all.stream().allMatch(SmtpVerticle::isListening));
     }
     if (pop3 != null) {
-      Pop3Verticle p = pop3;
-      checks.put("pop3", p::isListening);
+      List<Pop3Verticle> all;
+      synchronized (pop3Instances) {
+        all = List.copyOf(pop3Instances);
+      }
+      checks.put("pop3", () -> all.stream().allMatch(Pop3Verticle::isListening));
     }
     management = new ManagementServer(vertx, checks, smtp != null || pop3 != null, registry);
     JsonObject m = config.getJsonObject("management");
@@ -212,6 +294,20 @@ public final class MailServer implements AutoCloseable {
 
   public JsonObject config() {
     return config;
+  }
+
+  /** Running SMTP verticle instances (all on the same ports). */
+  int smtpInstanceCount() {
+    synchronized (smtpInstances) {
+      return smtpInstances.size();
+    }
+  }
+
+  /** Running POP3 verticle instances (all on the same ports). */
+  int pop3InstanceCount() {
+    synchronized (pop3Instances) {
+      return pop3Instances.size();
+    }
   }
 
   /** Bound SMTP port, or -1 if this process has no SMTP role. */
@@ -302,11 +398,12 @@ public final class MailServer implements AutoCloseable {
     long graceSeconds = config.getJsonObject("smtp").getLong("shutdownGraceSeconds", 30L);
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(graceSeconds + CLOSE_MARGIN_SECONDS);
     while (!deployments.isEmpty()) {
-      String id = deployments.pop();
+      List<String> ids = deployments.pop();
+      // A role's instances drain in parallel: each gets the whole grace, not a share of it.
       try {
-        vertx.undeploy(id).await(remaining(deadline, 1), TimeUnit.MILLISECONDS);
+        Future.join(ids.stream().map(vertx::undeploy).toList()).await(remaining(deadline, 1), TimeUnit.MILLISECONDS);
       } catch (Exception e) {
-        LOG.warn("undeploy of {} did not complete cleanly: {}", id, e.toString());
+        LOG.warn("undeploy of {} did not complete cleanly: {}", ids, e.toString());
       }
     }
     try {

@@ -9,6 +9,7 @@ import dev.mailserver.common.model.EventPage;
 import dev.mailserver.common.model.MailEvent;
 import dev.mailserver.common.model.MessageInfo;
 import dev.mailserver.mailstore.accounts.Accounts;
+import dev.mailserver.mailstore.accounts.CredentialCache;
 import dev.mailserver.mailstore.journal.EventJournal;
 import dev.mailserver.mailstore.journal.InMemoryEventJournal;
 import dev.mailserver.mailstore.store.DeleteResult;
@@ -24,6 +25,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
@@ -338,19 +340,72 @@ public final class MailstoreService {
     return v;
   }
 
+  /** Verified logins of the bus (POP3, SMTP AUTH) and of HTTP Basic alike; successes only. */
+  private final CredentialCache credentials =
+      new CredentialCache(CredentialCache.DEFAULT_TTL, CredentialCache.DEFAULT_MAX_ENTRIES);
+
   /**
    * The canonical address, or AUTH_FAILED for unknown accounts and wrong passwords alike. The
    * account table is brought up to date on the auth worker first (see {@link Accounts#authenticate}).
+   * Credentials verified in the last minute are answered from {@link CredentialCache} without a
+   * bcrypt, as long as the account still has the password hash they were verified against (so a
+   * change by another instance counts once the table is refreshed, about a second). Failures are
+   * never cached; throttling is the callers' (POP3, SMTP, HTTP) and happens before this.
    */
   public Future<String> authenticate(String address, String password) {
-    return blocking(auth, () -> accounts.authenticate(address, password), false)
+    if (address == null || password == null) {
+      return authenticateSlowly(address, password);
+    }
+    return accountsFresh().compose(v -> {
+      String cached = verifiedRecently(address, password);
+      return cached != null ? Future.succeededFuture(cached) : authenticateSlowly(address, password);
+    });
+  }
+
+  private Future<String> authenticateSlowly(String address, String password) {
+    long epoch = credentials.epoch();
+    record Checked(Optional<String> canonical, String hash) {}
+    return blocking(auth, () -> {
+          accounts.refreshIfDue();
+          // The hash before and after the check: cache only what was verified against the hash
+          // the account still has (a refresh in between may have brought a new one).
+          String before = address == null || !MailboxName.isValid(address) ? null : passwordHash(MailboxName.of(address).address());
+          Optional<String> r = accounts.authenticate(address, password);
+          String after = r.map(this::passwordHash).orElse(null);
+          return new Checked(r, before != null && before.equals(after) ? after : null);
+        }, false)
         .andThen(ar -> {
           if (ar.succeeded()) {
-            metrics.authenticated(ar.result().isPresent());
+            metrics.authenticated(ar.result().canonical().isPresent());
           }
         })
-        .compose(r -> r.map(Future::succeededFuture)
-            .orElseGet(() -> Future.failedFuture(new MailstoreException(MailstoreError.AUTH_FAILED, "invalid credentials"))));
+        .compose(c -> {
+          if (c.canonical().isEmpty()) {
+            return Future.failedFuture(new MailstoreException(MailstoreError.AUTH_FAILED, "invalid credentials"));
+          }
+          if (c.hash() != null && password != null) {
+            credentials.put(address, password, c.canonical().get(), c.hash(), epoch);
+          }
+          return Future.succeededFuture(c.canonical().get());
+        });
+  }
+
+  /**
+   * The canonical address if these credentials were verified recently and the account still has
+   * that password hash, else null; from memory, for the event loop. HTTP asks this before its
+   * throttle, so a verified owner is not held up by failures of others from the same address.
+   */
+  public String verifiedRecently(String address, String password) {
+    return address == null || password == null ? null : credentials.get(address, password, this::passwordHash);
+  }
+
+  private String passwordHash(String canonical) {
+    return accounts.get(canonical).map(Accounts.Account::passwordHash).orElse(null);
+  }
+
+  /** The login cache (tests). */
+  public CredentialCache credentials() {
+    return credentials;
   }
 
   /**
@@ -394,6 +449,7 @@ public final class MailstoreService {
     return mailbox(address).compose(m -> blocking(auth, () -> {
       try {
         accounts.create(m.address(), password);
+        credentials.invalidate(m.address()); // entries of an account of that name deleted elsewhere
         return true;
       } catch (IllegalStateException exists) {
         return false;
@@ -409,7 +465,9 @@ public final class MailstoreService {
   public Future<Boolean> deleteAccount(String address) {
     return mailbox(address).compose(m -> blocking(io, () -> {
       try {
-        return accounts.delete(m.address());
+        boolean deleted = accounts.delete(m.address());
+        credentials.invalidate(m.address()); // its password stops working here at once
+        return deleted;
       } catch (java.io.IOException e) {
         throw new MailstoreException(MailstoreError.STORAGE_FAILURE, "cannot update accounts: " + e.getMessage());
       }
@@ -420,7 +478,9 @@ public final class MailstoreService {
   public Future<Boolean> changePassword(String address, String password) {
     return mailbox(address).compose(m -> blocking(auth, () -> {
       try {
-        return accounts.changePassword(m.address(), password);
+        boolean changed = accounts.changePassword(m.address(), password);
+        credentials.invalidate(m.address()); // the old password stops working here at once
+        return changed;
       } catch (IllegalArgumentException e) {
         throw new MailstoreException(MailstoreError.INVALID_REQUEST, e.getMessage());
       } catch (java.io.IOException e) {

@@ -119,6 +119,30 @@ class MailstoreSharedDataDirTest {
   }
 
   @Test
+  void aLoginCachedByOneInstanceStopsWorkingOnceAnotherChangesThePassword() throws Exception {
+    deploy(vertxA, config(dataDir, "alice@example.test", "alice-pw-1"));
+    JsonObject configB = config(dataDir);
+    configB.getJsonObject("http").put("adminToken", "test-admin-token");
+    MailstoreVerticle b = deploy(vertxB, configB);
+    // Verified once, then answered from A's login cache.
+    assertThat(clientA.authenticate("alice@example.test", "alice-pw-1").await()).isEqualTo("alice@example.test");
+    assertThat(clientA.authenticate("alice@example.test", "alice-pw-1").await()).isEqualTo("alice@example.test");
+
+    HttpResponse<String> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + b.actualHttpPort() + "/api/v1/accounts/alice@example.test/password"))
+            .header("Authorization", "Bearer test-admin-token").header("Content-Type", "application/json")
+            .PUT(HttpRequest.BodyPublishers.ofString("{\"password\":\"alice-pw-2-long\"}")).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(204);
+
+    // A holds the old credentials in its cache, but they name a password hash the account no longer
+    // has once A's table is refreshed from the file (about a second): the old password stops working.
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThat(errorOf(clientA.authenticate("alice@example.test", "alice-pw-1"))).isEqualTo(MailstoreError.AUTH_FAILED));
+    assertThat(clientA.authenticate("alice@example.test", "alice-pw-2-long").await()).isEqualTo("alice@example.test");
+  }
+
+  @Test
   void deliveriesByEitherAreListedByBothAndADoubleDeleteIsOneDeleteAndOneMissing() {
     deploy(vertxA, config(dataDir, "alice@example.test", "pw"));
     deploy(vertxB, config(dataDir, "alice@example.test", "pw"));

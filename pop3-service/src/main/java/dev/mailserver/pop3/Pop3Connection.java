@@ -279,15 +279,27 @@ final class Pop3Connection {
           return;
         }
         int end = Math.min(content.length(), offset + SLICE);
-        Buffer chunk = encoder.encode(content.slice(offset, end));
+        // Read-only: may be the fetched bytes themselves (nothing to stuff).
+        Buffer encoded = encoder.encode(content.slice(offset, end));
         offset = end;
-        if (head != null) {
-          chunk = head.appendBuffer(chunk);
-          head = null;
-        }
         boolean done = offset >= content.length();
-        if (done) {
-          chunk.appendBuffer(encoder.finish());
+        Buffer tail = done ? encoder.finish() : null;
+        // A reply that fits one slice is one buffer (status line, data, terminator): one write, one
+        // segment. A bigger one is written slice by slice as the encoder returns them (no copy).
+        Buffer chunk = encoded;
+        if (head != null && done) {
+          chunk = Buffer.buffer(head.length() + encoded.length() + tail.length())
+              .appendBuffer(head).appendBuffer(encoded).appendBuffer(tail);
+          head = null;
+        } else {
+          if (head != null) {
+            queue(head);
+            head = null;
+          }
+          if (tail != null) {
+            queue(encoded);
+            chunk = tail;
+          }
         }
         Future<Void> written = queue(chunk);
         if (done) {

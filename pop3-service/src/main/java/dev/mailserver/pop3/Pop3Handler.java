@@ -16,6 +16,7 @@ import io.vertx.core.Promise;
 import io.vertx.core.Vertx;
 import io.vertx.core.buffer.Buffer;
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -130,6 +131,12 @@ public final class Pop3Handler {
   static final long STREAM_THRESHOLD = 1024 * 1024;
   /** Octets per ranged fetch of a streamed RETR; a RETR holds at most two ranges (written, next). */
   static final int RANGE_LENGTH = 256 * 1024;
+  /**
+   * Read-ahead bound: after a RETR, the next messages of the snapshot are fetched while the client
+   * reads this one, at most this many octets and {@link #READ_AHEAD_MESSAGES} messages per session.
+   */
+  static final long READ_AHEAD_BYTES = 256 * 1024;
+  static final int READ_AHEAD_MESSAGES = 4;
 
   private final Vertx vertx;
   private final MailstoreClient store;
@@ -142,6 +149,9 @@ public final class Pop3Handler {
   private Runnable leaseLostHandler = () -> { };
   /** A streamed RETR answered +OK, for the connection to take with its reply. */
   private StreamedRetr pendingStream;
+  /** Fetches started ahead of their RETR, in message-number order ({@link #readAhead}). */
+  private final ArrayDeque<Ahead> ahead = new ArrayDeque<>();
+  private long aheadBytes;
   private int badCommands;
   private boolean closeRequested;
 
@@ -274,6 +284,7 @@ public final class Pop3Handler {
    * maildrop lease is released.
    */
   public Future<Void> close() {
+    dropAhead();
     return session.closed();
   }
 
@@ -681,15 +692,74 @@ public final class Pop3Handler {
   private Future<Pop3Reply> retr(String arg) {
     return withMessage(arg, (n, info) -> {
       if (info.size() > STREAM_THRESHOLD) {
+        dropAhead();
         return streamedRetr(info);
       }
-      return store.fetch(session.mailbox(), info.id())
+      Future<Buffer> fetched = takeAhead(n);
+      if (fetched == null) {
+        fetched = store.fetch(session.mailbox(), info.id());
+      }
+      readAhead(n);
+      return fetched
           .map(bytes -> {
             sent(false, bytes.length());
             return Pop3Reply.multiLine(bytes.length() + " octets", bytes);
           })
           .recover(t -> Future.succeededFuture(fetchFailureReply(t)));
     });
+  }
+
+  private record Ahead(int number, long size, Future<Buffer> bytes) {}
+
+  /**
+   * The fetch started ahead for message {@code n}, if any and not failed (a failure is asked again,
+   * so the reply reflects the store now); entries before {@code n} are dropped (skipped).
+   */
+  private Future<Buffer> takeAhead(int n) {
+    while (!ahead.isEmpty() && ahead.peekFirst().number() <= n) {
+      Ahead a = ahead.pollFirst();
+      aheadBytes -= a.size();
+      if (a.number() == n && !a.bytes().failed()) {
+        return a.bytes();
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Starts fetching the messages after {@code n} (not marked deleted, in snapshot order) while the
+   * client reads message n, so that RETR n+1 finds its bytes at hand: clients fetch in order. Only
+   * after a RETR, so a session that only lists (UIDL sync) costs nothing; bounded per session by
+   * {@link #READ_AHEAD_BYTES} and {@link #READ_AHEAD_MESSAGES}; stops at a message too big for
+   * the budget. Maildir files are never rewritten, so the bytes are those RETR would fetch; a
+   * message removed by another agent meanwhile is still served, as from the login snapshot
+   * (RFC 1939 section 8 leaves concurrent changes to the server).
+   */
+  private void readAhead(int n) {
+    Maildrop md = session.maildrop();
+    int next = ahead.isEmpty() ? n + 1 : ahead.peekLast().number() + 1;
+    while (ahead.size() < READ_AHEAD_MESSAGES && md.inRange(next)) {
+      Optional<MessageInfo> info = md.get(next);
+      if (info.isPresent()) {
+        long size = info.get().size();
+        if (aheadBytes + size > READ_AHEAD_BYTES) {
+          return;
+        }
+        ahead.addLast(new Ahead(next, size, store.fetch(session.mailbox(), info.get().id())));
+        aheadBytes += size;
+      }
+      next++;
+    }
+  }
+
+  private void dropAhead() {
+    ahead.clear();
+    aheadBytes = 0;
+  }
+
+  /** Octets fetched ahead and not yet taken (tests check the bound). */
+  long readAheadBytes() {
+    return aheadBytes;
   }
 
   /**
@@ -815,6 +885,13 @@ public final class Pop3Handler {
     }
     return withMessage(arg, (num, info) -> {
       md.markDeleted(num);
+      ahead.removeIf(a -> {
+        if (a.number() == num) {
+          aheadBytes -= a.size();
+          return true;
+        }
+        return false;
+      });
       return done(Pop3Reply.ok("Message " + num + " deleted"));
     });
   }

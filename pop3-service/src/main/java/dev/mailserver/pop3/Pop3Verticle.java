@@ -2,6 +2,7 @@ package dev.mailserver.pop3;
 
 import dev.mailserver.common.bus.MailstoreClient;
 import dev.mailserver.common.metrics.Meters;
+import dev.mailserver.common.net.ListenPorts;
 import dev.mailserver.common.security.LoginThrottle;
 import dev.mailserver.common.tls.TlsSupport;
 import io.vertx.core.Future;
@@ -28,7 +29,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Connection limits ({@code pop3.maxConnections}, {@code pop3.maxConnectionsPerIp}) count both
  * listeners together and are shared with the login throttle by all instances of the deployment
- * ({@link ConnectionLimits}). A refused client gets {@code -ERR [SYS/TEMP] Too many connections}
+ * ({@link ConnectionLimits}), and by further instances made with {@link #Pop3Verticle(Pop3Verticle)}
+ * (the launcher deploys one per core on the first one's ports). A refused client gets {@code -ERR [SYS/TEMP] Too many connections}
  * (RFC 3206 section 5: try later) instead of the greeting, and is closed.
  */
 public class Pop3Verticle extends VerticleBase {
@@ -45,10 +47,16 @@ public class Pop3Verticle extends VerticleBase {
 
   private final long shutdownGraceMs;
   private final LoginThrottle.Settings throttleSettings;
+  /** The instance whose limits, throttle and TLS this one shares; null for a first instance. */
+  private final Pop3Verticle first;
+  private volatile TlsSupport.Tls tls;
+  /** Ports to listen on when configured as 0, the same for every instance ({@link ListenPorts}). */
+  private final int plainKey;
+  private final int pop3sKey;
   private final Set<Pop3Connection> connections = ConcurrentHashMap.newKeySet();
   private NetServer server;
   private NetServer pop3sServer;
-  private ConnectionLimits limits;
+  private volatile ConnectionLimits limits;
   private volatile int actualPort = -1;
   private volatile int actualPop3sPort = -1;
   private volatile boolean listening;
@@ -64,8 +72,24 @@ public class Pop3Verticle extends VerticleBase {
 
   /** With other throttle settings: tests see delays and lockouts in milliseconds, not minutes. */
   Pop3Verticle(long shutdownGraceMs, LoginThrottle.Settings throttleSettings) {
+    this(shutdownGraceMs, throttleSettings, null);
+  }
+
+  /**
+   * A further instance on the same listeners (deploy it with the first one's bound ports in its
+   * config): it shares the connection limits, the login throttle and the TLS material (one
+   * certificate on every event loop) of {@code first}, which must have started.
+   */
+  public Pop3Verticle(Pop3Verticle first) {
+    this(first.shutdownGraceMs, first.throttleSettings, first);
+  }
+
+  private Pop3Verticle(long shutdownGraceMs, LoginThrottle.Settings throttleSettings, Pop3Verticle first) {
     this.shutdownGraceMs = shutdownGraceMs;
     this.throttleSettings = throttleSettings;
+    this.first = first;
+    this.plainKey = first != null ? first.plainKey : ListenPorts.newSharedKey();
+    this.pop3sKey = first != null ? first.pop3sKey : ListenPorts.newSharedKey();
   }
 
   @Override
@@ -84,22 +108,29 @@ public class Pop3Verticle extends VerticleBase {
     } else if (options.allowPlaintextAuth()) {
       log.warn("pop3.allowPlaintextAuth is true: passwords may cross the network in the clear (RFC 8314 section 2)");
     }
+    if (first != null && (first.limits == null || first.tls == null)) {
+      return Future.failedFuture(new IllegalStateException("the first POP3 instance has not started"));
+    }
     // TlsSupport reads files or generates a key pair (about a second): not on the event loop.
-    return vertx.executeBlocking(() -> TlsSupport.fromConfig(config()))
-        .compose(tls -> listen(options, tls));
+    Future<TlsSupport.Tls> material = first != null ? Future.succeededFuture(first.tls)
+        : vertx.executeBlocking(() -> TlsSupport.fromConfig(config()));
+    return material.compose(t -> {
+      tls = t;
+      return listen(options, t);
+    });
   }
 
   private Future<?> listen(Pop3Options options, TlsSupport.Tls tls) {
     MailstoreClient store = new MailstoreClient(vertx, options.storeTimeoutMs());
     Pop3Metrics metrics = new Pop3Metrics(Meters.registry(vertx));
-    limits = ConnectionLimits.forDeployment(vertx, deploymentID(), throttleSettings);
+    limits = first != null ? first.limits : ConnectionLimits.forDeployment(vertx, deploymentID(), throttleSettings);
     ServerSSLOptions tlsOptions = tls.enabled() ? tls.serverOptions() : null;
     long idleTimeoutMs = options.idleTimeoutSeconds() * 1000L;
     // RFC 1939 section 3 autologout: Vert.x closes a connection without reads or writes for this long;
     // the close handler then releases the lock without entering UPDATE.
     NetServerOptions netOptions = new NetServerOptions()
         .setHost(options.host())
-        .setPort(options.port())
+        .setPort(ListenPorts.forListen(options.port(), plainKey))
         .setIdleTimeout(options.idleTimeoutSeconds())
         .setIdleTimeoutUnit(TimeUnit.SECONDS);
     server = vertx.createNetServer(netOptions)
@@ -113,7 +144,7 @@ public class Pop3Verticle extends VerticleBase {
     }
     // RFC 8314 section 3.3: POP3 over implicit TLS, TLS 1.2+ only (TlsSupport.PROTOCOLS, RFC 8996).
     NetServerOptions tlsNetOptions = new NetServerOptions(netOptions)
-        .setPort(options.pop3sPort())
+        .setPort(ListenPorts.forListen(options.pop3sPort(), pop3sKey))
         .setSsl(true)
         .setKeyCertOptions(tls.keyCert().copy())
         .setEnabledSecureTransportProtocols(TlsSupport.PROTOCOLS);

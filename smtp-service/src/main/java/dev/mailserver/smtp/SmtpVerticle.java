@@ -2,6 +2,7 @@ package dev.mailserver.smtp;
 
 import dev.mailserver.common.bus.MailstoreClient;
 import dev.mailserver.common.metrics.Meters;
+import dev.mailserver.common.net.ListenPorts;
 import dev.mailserver.common.security.LoginThrottle;
 import dev.mailserver.common.tls.TlsSupport;
 import dev.mailserver.smtp.protocol.Replies;
@@ -35,7 +36,9 @@ import org.slf4j.LoggerFactory;
  * </ul>
  *
  * <p>Connection limits ({@code smtp.maxConnections}, {@code smtp.maxConnectionsPerIp}) and the
- * AUTH throttle are per verticle instance, i.e. per process as the launcher deploys one.
+ * AUTH throttle are per process: the launcher deploys one instance per core on the same ports, and
+ * every further instance is made with {@link #SmtpVerticle(SmtpVerticle)} and so shares the first
+ * one's limits, throttle and TLS material (one certificate whichever event loop takes a client).
  *
  * <p>Undeploying drains gracefully (see {@link #stop()}): no acknowledged message is lost and open
  * transactions get up to {@code smtp.shutdownGraceSeconds} to finish, on every listener.
@@ -48,18 +51,41 @@ public class SmtpVerticle extends VerticleBase {
   private NetServer submission;
   private NetServer smtps;
   private SmtpOptions options;
-  private TlsSupport.Tls tls;
+  private volatile TlsSupport.Tls tls;
   private ServerSSLOptions sslOptions;
   private MailstoreClient store;
   private SmtpMetrics metrics;
-  private ConnectionLimits limits;
-  private LoginThrottle throttle;
+  private volatile ConnectionLimits limits;
+  private volatile LoginThrottle throttle;
   /** Read by the launcher's readiness check from another thread. */
   private volatile boolean listening;
   /** stop() has begun; only touched on this verticle's context (connect handler and stop). */
   private boolean stopping;
 
-  public SmtpVerticle() {}
+  /** The instance whose limits, throttle and TLS this one shares; null for a first instance. */
+  private final SmtpVerticle first;
+
+  /** Ports to listen on when configured as 0, the same for every instance ({@link ListenPorts}). */
+  private final java.util.Map<Listener, Integer> sharedKeys;
+
+  public SmtpVerticle() {
+    this.first = null;
+    java.util.Map<Listener, Integer> keys = new java.util.EnumMap<>(Listener.class);
+    for (Listener l : Listener.values()) {
+      keys.put(l, ListenPorts.newSharedKey());
+    }
+    this.sharedKeys = keys;
+  }
+
+  /**
+   * A further instance on the same listeners (deploy it with the first one's bound ports in its
+   * config): it counts connections and failed logins together with {@code first}, which must have
+   * started, so the configured limits hold for the process, not per event loop.
+   */
+  public SmtpVerticle(SmtpVerticle first) {
+    this.first = java.util.Objects.requireNonNull(first, "first");
+    this.sharedKeys = first.sharedKeys;
+  }
 
   @Override
   public Future<?> start() {
@@ -73,10 +99,20 @@ public class SmtpVerticle extends VerticleBase {
     }
     store = new MailstoreClient(vertx, options.storeTimeoutMs());
     metrics = new SmtpMetrics(Meters.registry(vertx));
-    limits = new ConnectionLimits(options.maxConnections(), options.maxConnectionsPerIp());
-    throttle = new LoginThrottle(LoginThrottle.Settings.defaults());
+    if (first != null) {
+      if (first.limits == null || first.tls == null) {
+        return Future.failedFuture(new IllegalStateException("the first SMTP instance has not started"));
+      }
+      limits = first.limits;
+      throttle = first.throttle;
+    } else {
+      limits = new ConnectionLimits(options.maxConnections(), options.maxConnectionsPerIp());
+      throttle = new LoginThrottle(LoginThrottle.Settings.defaults());
+    }
     // Reading PEM files or generating the self-signed certificate (about a second) blocks: worker thread.
-    return vertx.executeBlocking(() -> TlsSupport.fromConfig(config())).compose(t -> {
+    Future<TlsSupport.Tls> material = first != null ? Future.succeededFuture(first.tls)
+        : vertx.executeBlocking(() -> TlsSupport.fromConfig(config()));
+    return material.compose(t -> {
       tls = t;
       sslOptions = t.enabled() ? t.serverOptions() : null;
       return listenAll();
@@ -115,7 +151,8 @@ public class SmtpVerticle extends VerticleBase {
   }
 
   private NetServer server(Listener listener, int port, List<Future<NetServer>> listens) {
-    NetServerOptions o = new NetServerOptions().setHost(options.host()).setPort(port).setTcpNoDelay(true);
+    NetServerOptions o = new NetServerOptions().setHost(options.host())
+        .setPort(ListenPorts.forListen(port, sharedKeys.get(listener))).setTcpNoDelay(true);
     if (listener.implicitTls()) {
       // RFC 8314 section 3.3: TLS from the first byte; the same certificate and protocols as STARTTLS.
       o.setSsl(true)

@@ -24,13 +24,11 @@ final class AccountsApi {
   private final MailstoreService service;
   private final MessageIndex index;
   private final List<String> domains;
-  private final CredentialCache credentials;
 
-  AccountsApi(MailstoreService service, MessageIndex index, List<String> domains, CredentialCache credentials) {
+  AccountsApi(MailstoreService service, MessageIndex index, List<String> domains) {
     this.service = service;
     this.index = index;
     this.domains = domains;
-    this.credentials = credentials;
   }
 
   static String location(String address) {
@@ -117,10 +115,7 @@ final class AccountsApi {
     }
     find(address)
         .compose(a -> sweep(address))
-        .compose(first -> service.deleteAccount(address).compose(deleted -> {
-          credentials.invalidate(address);
-          return sweep(address).map(second -> first + second);
-        }))
+        .compose(first -> service.deleteAccount(address).compose(deleted -> sweep(address).map(second -> first + second)))
         .onSuccess(n -> Responses.json(ctx, 200, new JsonObject().put("address", address).put("deletedMessages", n)))
         .onFailure(ctx::fail);
   }
@@ -143,7 +138,6 @@ final class AccountsApi {
         ctx.fail(HttpError.notFound("ACCOUNT_NOT_FOUND", "no account " + address));
         return;
       }
-      credentials.invalidate(address); // the old password stops working here at once
       ctx.response().setStatusCode(204).end();
     }).onFailure(ctx::fail);
   }

@@ -26,7 +26,7 @@ import java.util.Map;
  *   <li>a mailbox owner: HTTP Basic (RFC 7617) with the mailbox's own address and password, UTF-8
  *   as announced by {@code charset="UTF-8"} in the challenge. Checked by
  *   {@link MailstoreService#authenticate} (bcrypt on the auth worker pool); verified credentials
- *   are remembered for a minute ({@link CredentialCache}); failures are throttled per IP and per
+ *   are remembered for a minute (the service's {@code CredentialCache}, shared with POP3 and SMTP logins); failures are throttled per IP and per
  *   account ({@link AuthThrottle}) with timers, never by blocking.</li>
  * </ul>
  * On success the {@link Principal} is put into the context under {@link Principal#CONTEXT_KEY}.
@@ -44,22 +44,16 @@ final class Authenticator {
   private final MailstoreService service;
   private final byte[] adminTokenDigest;
   private final AuthThrottle throttle;
-  private final CredentialCache cache;
 
-  Authenticator(Vertx vertx, MailstoreService service, String adminToken, AuthThrottle throttle, CredentialCache cache) {
+  Authenticator(Vertx vertx, MailstoreService service, String adminToken, AuthThrottle throttle) {
     this.vertx = vertx;
     this.service = service;
     this.adminTokenDigest = adminToken == null || adminToken.isEmpty() ? null : sha256(adminToken);
     this.throttle = throttle;
-    this.cache = cache;
   }
 
   boolean adminEnabled() {
     return adminTokenDigest != null;
-  }
-
-  CredentialCache cache() {
-    return cache;
   }
 
   // ------------------------------------------------------------------------------- route guards
@@ -175,7 +169,7 @@ final class Authenticator {
     }
     String address = decoded.substring(0, colon).strip();
     String password = decoded.substring(colon + 1);
-    String cached = cache.get(address, password);
+    String cached = service == null ? null : service.verifiedRecently(address, password);
     if (cached != null) {
       return Future.succeededFuture(Principal.owner(cached));
     }
@@ -193,7 +187,6 @@ final class Authenticator {
       if (ar.succeeded()) {
         String canonical = ar.result();
         throttle.success(accountKey);
-        cache.put(address, password, canonical);
         return Future.succeededFuture(Principal.owner(canonical));
       }
       MailstoreException me = MailstoreException.from(ar.cause());

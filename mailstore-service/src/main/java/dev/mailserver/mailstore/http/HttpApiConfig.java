@@ -14,15 +14,13 @@ import java.util.List;
  * @param adminToken         the bearer token of the admin; empty = admin routes disabled (403)
  * @param domains            the domains accounts may be created in
  * @param throttle           failed-login throttling
- * @param credentialCacheTtl how long verified Basic credentials are remembered (0 = never)
  * @param bodyLimit          the largest request body accepted, in bytes (413 beyond)
  * @param summaryCacheSize   parsed message summaries kept (ids are immutable, so entries never go stale)
  */
 public record HttpApiConfig(String adminToken, List<String> domains, AuthThrottle.Policy throttle,
-                            Duration credentialCacheTtl, long bodyLimit, int summaryCacheSize) {
+                            long bodyLimit, int summaryCacheSize) {
 
   public static final long DEFAULT_BODY_LIMIT = 64 * 1024;
-  public static final Duration DEFAULT_CREDENTIAL_TTL = Duration.ofSeconds(60);
   public static final int DEFAULT_SUMMARY_CACHE = 20_000;
 
   public HttpApiConfig {
@@ -31,7 +29,7 @@ public record HttpApiConfig(String adminToken, List<String> domains, AuthThrottl
   }
 
   public static HttpApiConfig defaults(String adminToken, List<String> domains) {
-    return new HttpApiConfig(adminToken, domains, AuthThrottle.Policy.DEFAULT, DEFAULT_CREDENTIAL_TTL,
+    return new HttpApiConfig(adminToken, domains, AuthThrottle.Policy.DEFAULT, 
         DEFAULT_BODY_LIMIT, DEFAULT_SUMMARY_CACHE);
   }
 
@@ -58,7 +56,7 @@ public record HttpApiConfig(String adminToken, List<String> domains, AuthThrottl
       policy = new AuthThrottle.Policy(Duration.ofMillis(base), Duration.ofMillis(max), (int) after,
           Duration.ofSeconds(lockout), d.forgetAfter(), d.maxEntries());
     }
-    return new HttpApiConfig(options.httpAdminToken(), options.domains(), policy, DEFAULT_CREDENTIAL_TTL,
+    return new HttpApiConfig(options.httpAdminToken(), options.domains(), policy, 
         DEFAULT_BODY_LIMIT, DEFAULT_SUMMARY_CACHE);
   }
 

@@ -53,8 +53,7 @@ public final class MailstoreHttpApi {
     this.service = service;
     this.config = config;
     this.readiness = readiness;
-    this.auth = new Authenticator(vertx, service, config.adminToken(), new AuthThrottle(config.throttle()),
-        new CredentialCache(config.credentialCacheTtl(), 10_000));
+    this.auth = new Authenticator(vertx, service, config.adminToken(), new AuthThrottle(config.throttle()));
     this.index = service == null ? null : new MessageIndex(vertx, service, config.summaryCacheSize());
   }
 
@@ -111,7 +110,7 @@ public final class MailstoreHttpApi {
       return r;
     }
 
-    AccountsApi accounts = new AccountsApi(service, index, config.domains(), auth.cache());
+    AccountsApi accounts = new AccountsApi(service, index, config.domains());
     r.post(API + "/accounts").handler(body).handler(admin).handler(accounts::create);
     r.get(API + "/accounts").handler(admin).handler(accounts::list);
     r.get(API + "/accounts/:address").handler(admin).handler(accounts::get);

@@ -1,4 +1,4 @@
-package dev.mailserver.mailstore.http;
+package dev.mailserver.mailstore.accounts;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
