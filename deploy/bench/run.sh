@@ -9,6 +9,7 @@
 #                      smtp1k,smtp100k,smtplat1k,pop1k,pop100k
 #   --idle [N]         instead of the workloads: hold N (default 10000) idle SMTP sessions
 #                      with idle.py and measure new-session latency and RSS
+#                      (env BENCH_IDLE_OPTS: extra idle.py options, e.g. "--spread 20")
 #   --smtp-port P --pop3-port P --http-port P --mgmt-port P
 #                      our ports (default 32525 32110 38025 38081; env BENCH_SMTP_PORT ...)
 #   --jar PATH         default: deploy/target/mailserver.jar (built if missing)
@@ -283,8 +284,9 @@ if [ "$IDLE" = 1 ]; then
   [ "$HN" != unlimited ] && [ "$NOFILE" -gt "$HN" ] && NOFILE=$HN
   echo "idle test: $IDLE_N sessions; our server started with smtp.maxConnections = maxConnectionsPerIp = $MAXC and ulimit -n $NOFILE"
   start_ours "$MAXC" "$NOFILE"
+  # shellcheck disable=SC2086  # BENCH_IDLE_OPTS: extra idle.py options, e.g. "--spread 20"
   flock -w 600 "$LOCK" timeout -k 5 200 "$HERE/idle.py" 127.0.0.1 "$SMTP_PORT" --sessions "$IDLE_N" --pid "$PID" \
-    --max-seconds 120 | tee "$WORK/idle.log"
+    --max-seconds 120 ${BENCH_IDLE_OPTS:-} | tee "$WORK/idle.log"
   exit "${PIPESTATUS[0]}"
 fi
 
