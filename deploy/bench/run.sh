@@ -216,6 +216,10 @@ smtp_workloads() { # server pid
   local srv=$1 pid=$2 n1 n100 nl port rcpt r
   read -r n1 n100 nl <<<"$(smtp_counts "$srv")"
   read -r port rcpt <<<"$(smtp_target "$srv")"
+  echo "  warm-up (not recorded): $((n1 / 6)) x 1 KiB, 20 sessions"
+  pre_smtp "$srv"
+  SMTP_TIMEOUT=$RUN_LIMIT SMTP_TO="$rcpt" locked "$SHARED/smtp_load.sh" 127.0.0.1 "$port" 20 $((n1 / 6)) 1024 \
+    >"$WORK/$srv.warmup.log" 2>&1 || echo "  warm-up had errors (see $WORK/$srv.warmup.log)"
   for r in $(seq 1 "$REPS"); do
     if want smtp1k; then pre_smtp "$srv"
       run_one "$srv" smtp1k "$r" "$pid" env SMTP_TIMEOUT=$RUN_LIMIT SMTP_TO="$rcpt" "$SHARED/smtp_load.sh" 127.0.0.1 "$port" 20 "$n1" 1024; fi
