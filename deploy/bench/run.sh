@@ -79,6 +79,32 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 locked() { flock -w 600 "$LOCK" timeout -k 5 $((RUN_LIMIT + 40)) "$@"; }
+# whole-machine CPU busy % (100 = all cores) from /proc/stat
+cpu_stat() { awk '/^cpu /{ t=0; for (i=2;i<=9;i++) t+=$i; print t, $5+$6 }' /proc/stat; }
+busy_pct() { # "t0 i0" "t1 i1"
+  awk -v a="$1" -v b="$2" 'BEGIN{ split(a,x," "); split(b,y," "); dt=y[1]-x[1]; if (dt<=0) dt=1; printf "%.0f", 100*(1-(y[2]-x[2])/dt) }'
+}
+QUIET_PCT=${BENCH_QUIET_PCT:-40} QUIET_WAIT=${BENCH_QUIET_WAIT:-15}
+quiet_gate() { # wait (<= QUIET_WAIT s) until the machine is < QUIET_PCT % busy; prints the last busy %
+  local i a b p=100
+  for i in $(seq 1 "$QUIET_WAIT"); do
+    a=$(cpu_stat); sleep 1; b=$(cpu_stat); p=$(busy_pct "$a" "$b")
+    [ "$p" -lt "$QUIET_PCT" ] && break
+  done
+  echo "$p"
+}
+# measured run: holds the lock through the quiet gate and the run; sets PRE_BUSY, RUN_BUSY
+measured() { # logfile cmd...
+  local log=$1 a b rc; shift
+  exec 9>>"$LOCK"
+  flock -w 600 9 || { echo "lock $LOCK not acquired in 600 s" >"$log"; exec 9>&-; return 1; }
+  PRE_BUSY=$(quiet_gate)
+  a=$(cpu_stat)
+  timeout -k 5 $((RUN_LIMIT + 40)) "$@" >"$log" 2>&1; rc=$?
+  b=$(cpu_stat); RUN_BUSY=$(busy_pct "$a" "$b")
+  exec 9>&-
+  return $rc
+}
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # ---------- process facts (/proc) ----------
@@ -158,7 +184,8 @@ run_one() {
   local log="$WORK/$srv.$wl.$rep.log" c0 c1 f0=0 f1=0 d0=0 d1=0 drain=-
   c0=$(cpu_ticks "$pid")
   if [ "$srv" = ours ]; then f0=$(metric 'mail_store_fsyncs_total'); d0=$(metric 'mail_store_delivered_copies_total'); fi
-  locked "$@" >"$log" 2>&1
+  PRE_BUSY=- RUN_BUSY=-
+  measured "$log" "$@"
   local rc=$?
   if [ "$srv" = postfix ] && [ "${wl#smtp}" != "$wl" ]; then
     local t0 t1; t0=$(date +%s.%N); "$SHARED/servers.sh" pf-drain; t1=$(date +%s.%N)
@@ -175,14 +202,16 @@ run_one() {
   wall=$(grep -Eo '^wall_s=[0-9.]+' "$log" | tail -1 | cut -d= -f2)
   st=$(grep -Eo '(^| )status=[A-Z]+' "$log" | tail -1 | cut -d= -f2)
   [ -z "$err" ] && err=1 && st=NOOUTPUT
+  # smtp_load.sh counts hitting its time limit as 1 error; the table shows it as status TIMEOUT instead
+  [ "$st" = TIMEOUT ] && grep -q '^cmd=.*smtp-source' "$log" && [ "$err" -ge 1 ] && err=$((err - 1))
   read -r rss hwm <<<"$(rss_kb "$pid")"
   local fpm=-
   [ "$srv" = ours ] && [ $((d1 - d0)) -gt 0 ] && fpm=$(awk -v f=$((f1 - f0)) -v d=$((d1 - d0)) 'BEGIN{printf "%.2f", f/d}')
-  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$srv" "$wl" "$rep" "${msgs:--}" "${mb:--}" \
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$srv" "$wl" "$rep" "${msgs:--}" "${mb:--}" \
     "${p50:--}" "${p99:--}" "$err" "$((rss / 1024))" "$(( ${hwm:-0} / 1024 ))" \
-    "$(awk -v t=$((c1 - c0)) -v k="$TCK" 'BEGIN{printf "%.1f", t/k}')" "$fpm" "${wall:--}" "${st:-?}/rc$rc" "$drain" >>"$ROWS"
-  printf '  %-9s %-9s rep %s: %8s msgs/s  %7s MB/s  p50 %6s p99 %6s ms  errors %s  wall %ss  %s\n' \
-    "$srv" "$wl" "$rep" "${msgs:--}" "${mb:--}" "${p50:--}" "${p99:--}" "$err" "${wall:--}" "${st:-?}"
+    "$(awk -v t=$((c1 - c0)) -v k="$TCK" 'BEGIN{printf "%.1f", t/k}')" "$fpm" "${wall:--}" "${st:-?}/rc$rc" "$drain" "$PRE_BUSY" "$RUN_BUSY" >>"$ROWS"
+  printf '  %-9s %-9s rep %s: %8s msgs/s  %7s MB/s  p50 %6s p99 %6s ms  errors %s  wall %ss  %s  busy%% before/during %s/%s\n' \
+    "$srv" "$wl" "$rep" "${msgs:--}" "${mb:--}" "${p50:--}" "${p99:--}" "$err" "${wall:--}" "${st:-?}" "$PRE_BUSY" "$RUN_BUSY"
   [ "$err" = 0 ] || grep -E 'error_sample|warning|fatal' "$log" | head -3 | sed 's/^/      /'
 }
 
@@ -213,12 +242,13 @@ pre_smtp() { # reset the store before an SMTP run
 }
 
 smtp_workloads() { # server pid
-  local srv=$1 pid=$2 n1 n100 nl port rcpt r
+  local srv=$1 pid=$2 n1 n100 nl port rcpt r nw
   read -r n1 n100 nl <<<"$(smtp_counts "$srv")"
   read -r port rcpt <<<"$(smtp_target "$srv")"
-  echo "  warm-up (not recorded): $((n1 / 6)) x 1 KiB, 20 sessions"
+  nw=$((n1 / 6)); [ "$nw" -gt 10000 ] && nw=10000
+  echo "  warm-up (not recorded): $nw x 1 KiB, 20 sessions"
   pre_smtp "$srv"
-  SMTP_TIMEOUT=$RUN_LIMIT SMTP_TO="$rcpt" locked "$SHARED/smtp_load.sh" 127.0.0.1 "$port" 20 $((n1 / 6)) 1024 \
+  SMTP_TIMEOUT=$RUN_LIMIT SMTP_TO="$rcpt" locked "$SHARED/smtp_load.sh" 127.0.0.1 "$port" 20 "$nw" 1024 \
     >"$WORK/$srv.warmup.log" 2>&1 || echo "  warm-up had errors (see $WORK/$srv.warmup.log)"
   for r in $(seq 1 "$REPS"); do
     if want smtp1k; then pre_smtp "$srv"
@@ -346,8 +376,8 @@ for r in rows:
     cell.setdefault((r[0], r[1]), []).append(r)
 print()
 print("medians of %s repetitions (per-run rows above); RSS in MiB after the runs; CPU s = server CPU during one run" % sys.argv[2])
-hdr = "| server | workload | msgs/s | MB/s | p50 ms | p99 ms | errors | RSS / HWM MiB | server CPU s | fsyncs/msg | wall s | status |"
-print(hdr); print("|" + "---|" * 12)
+hdr = "| server | workload | msgs/s | MB/s | p50 ms | p99 ms | errors | RSS / HWM MiB | server CPU s | fsyncs/msg | wall s | status | busy% before / during |"
+print(hdr); print("|" + "---|" * 13)
 meds = {}
 for s in servers:
     for w in order:
@@ -357,10 +387,10 @@ for s in servers:
         m = c(3); meds[(s, w)] = m
         drain = c(14)
         st = ",".join(sorted(set(r[13] for r in rs)))
-        print("| %s | %s | %s | %s | %s | %s | %d | %s / %s | %s | %s | %s%s | %s |" % (
+        print("| %s | %s | %s | %s | %s | %s | %d | %s / %s | %s | %s | %s%s | %s | %s / %s |" % (
             s, label[w], f(m, 0), f(c(4), 1), f(c(5), 2), f(c(6), 2), sum(int(r[7]) for r in rs),
             f(c(8), 0), f(c(9), 0), f(c(10), 1), f(c(11), 2), f(c(12), 1),
-            "" if drain is None else " (+drain %.1f)" % drain, st))
+            "" if drain is None else " (+drain %.1f)" % drain, st, f(c(15), 0), f(c(16), 0)))
 peers = [s for s in servers if s != "ours"]
 if peers:
     print()
@@ -375,5 +405,6 @@ if peers:
             cells.append("-" if not v or o is None else "%.2f" % (o / v))
         print("| %s | %s |" % (label[w], " | ".join(cells)))
 EOF
+echo "TIMEOUT = the run hit its ${RUN_LIMIT} s bound before its message count (its rate is still messages/wall); busy% = whole machine (100 = both cores), 'before' after waiting <= ${QUIET_WAIT} s for < ${QUIET_PCT} %" >>"$WORK/notes"
 [ -f "$WORK/notes" ] && sed 's/^/note: /' "$WORK/notes"
 echo "logs: $WORK (kept only with --keep)"
