@@ -297,7 +297,7 @@ pop_peer() { # greenmail|dovecot
     if [ "$size" = 1024 ]; then want pop1k || continue; n=$POP_N1; wl=pop1k
     else want pop100k || continue; n=$POP_N100; wl=pop100k; fi
     if [ "$srv" = greenmail ]; then "$SHARED/servers.sh" gm-purge; rounds=1
-    else "$SHARED/servers.sh" pf-reset; [ "$size" = 1024 ] && rounds=40 || rounds=30; fi
+    else "$SHARED/servers.sh" pf-reset; rounds=15; fi
     echo "  prefill $srv: $n x $size B"
     locked "$SHARED/pop3_load.py" 127.0.0.1 "$port" user pass --prefill "$n" --prefill-size "$size" \
       --smtp-port "$sport" --rcpt "$rcpt" --prefill-only --prefill-wait 60 --max-seconds 60 >"$WORK/prefill.$srv.$wl.log" 2>&1 \
