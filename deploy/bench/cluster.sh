@@ -113,23 +113,26 @@ wait_ready mailstore 90
 start_role smtp; start_role pop3
 wait_ready smtp 90; wait_ready pop3 90
 
-echo "  warm-up (not recorded): 1000 x 1 KiB, 20 sessions"
+echo "  warm-up (not recorded): 4000 x 1 KiB, 20 sessions (the JIT needs a few thousand messages)"
 SMTP_TIMEOUT=$RUN_LIMIT SMTP_TO=sink@bench.test flock -w 600 "$LOCK" timeout -k 5 60 \
-  "$SHARED/smtp_load.sh" 127.0.0.1 "$SMTP_PORT" 20 1000 1024 >"$WORK/warmup.log" 2>&1 || echo "  warm-up had errors (see $WORK/warmup.log)"
+  "$SHARED/smtp_load.sh" 127.0.0.1 "$SMTP_PORT" 20 4000 1024 >"$WORK/warmup.log" 2>&1 || echo "  warm-up had errors (see $WORK/warmup.log)"
 RATES=()
 for rep in $(seq 1 "$REPS"); do
   c0=""; for r in "${ROLES[@]}"; do c0="$c0 $(cpu_s "${PIDS[$r]}")"; done
+  s0=$(awk '/^cpu /{ t=0; for (i=2;i<=9;i++) t+=$i; print t, $5+$6 }' /proc/stat)
   log=$WORK/smtp1k.$rep.log
   SMTP_TIMEOUT=$RUN_LIMIT SMTP_TO=sink@bench.test flock -w 600 "$LOCK" timeout -k 5 60 \
     "$SHARED/smtp_load.sh" 127.0.0.1 "$SMTP_PORT" 20 "$MSGS" 1024 >"$log" 2>&1
   rc=$?
   c1=""; for r in "${ROLES[@]}"; do c1="$c1 $(cpu_s "${PIDS[$r]}")"; done
+  busy=$(awk -v a="$s0" '/^cpu /{ t=0; for (i=2;i<=9;i++) t+=$i; split(a, x, " "); dt=t-x[1]; if (dt<=0) dt=1;
+         printf "%.0f", 100*(1-($5+$6-x[2])/dt) }' /proc/stat)
   rate=$(grep -Eo '^smtp_msgs_per_s=[0-9.]+' "$log" | cut -d= -f2)
   err=$(grep -Eo '^errors=[0-9]+' "$log" | cut -d= -f2)
   wall=$(grep -Eo '^wall_s=[0-9.]+' "$log" | cut -d= -f2)
   cpu=$(awk -v a="$c0" -v b="$c1" 'BEGIN{ n=split(a, x, " "); split(b, y, " "); s="";
         split("mailstore smtp pop3", nm, " "); for (i=1;i<=n;i++) s=s sprintf("%s %.1f ", nm[i], y[i]-x[i]); print s }')
-  echo "  rep $rep: ${rate:--} msgs/s, errors ${err:-?}, wall ${wall:--} s, rc $rc; CPU s: $cpu"
+  echo "  rep $rep: ${rate:--} msgs/s, errors ${err:-?}, wall ${wall:--} s, rc $rc; machine busy ${busy}% (incl. the run); CPU s: $cpu"
   [ "${err:-1}" = 0 ] || grep -E 'warning|fatal' "$log" | sort | uniq -c | head -3 | sed 's/^/      /'
   [ -n "$rate" ] && RATES+=("$rate")
 done

@@ -246,7 +246,7 @@ smtp_workloads() { # server pid
   local srv=$1 pid=$2 n1 n100 nl port rcpt r nw
   read -r n1 n100 nl <<<"$(smtp_counts "$srv")"
   read -r port rcpt <<<"$(smtp_target "$srv")"
-  nw=$((n1 / 6)); [ "$nw" -gt 10000 ] && nw=10000
+  nw=$((n1 / 2)); [ "$nw" -gt 20000 ] && nw=20000   # the JIT needs a few thousand messages
   echo "  warm-up (not recorded): $nw x 1 KiB, 20 sessions"
   pre_smtp "$srv"
   SMTP_TIMEOUT=$RUN_LIMIT SMTP_TO="$rcpt" locked "$SHARED/smtp_load.sh" 127.0.0.1 "$port" 20 "$nw" 1024 \
