@@ -146,7 +146,8 @@ write_config() { # file maxconn
   python3 - "$1" "$2" "$WORK/data" "$SMTP_PORT" "$POP3_PORT" "$HTTP_PORT" "$MGMT_PORT" <<'EOF'
 import json, sys
 f, maxconn, data, sp, pp, hp, mp = sys.argv[1], int(sys.argv[2]), sys.argv[3], *map(int, sys.argv[4:])
-addrs = ["user@bench.test", "sink@bench.test"] + ["user%d@bench.test" % i for i in range(1, 41)]
+addrs = (["user@bench.test", "sink@bench.test"] + ["user%d@bench.test" % i for i in range(1, 41)]
+         + ["big%d@bench.test" % i for i in range(1, 21)])
 cfg = {"hostname": "bench.test", "domains": ["bench.test"], "dataDir": data,
        "smtp": {"host": "127.0.0.1", "port": sp, "submissionPort": -1, "smtpsPort": -1,
                 "maxConnections": maxconn, "maxConnectionsPerIp": maxconn, "shutdownGraceSeconds": 1},
@@ -264,22 +265,23 @@ smtp_workloads() { # server pid
 # POP3 mailboxes: 200 x 1 KiB and 100 x 100 KiB (each session reads its whole mailbox per round)
 POP_N1=200 POP_N100=100
 pop_ours() {
-  local multi=$HERE/pop3_multi.py r size n rounds first list wl
+  local multi=$HERE/pop3_multi.py r size n rounds box list wl
   for size in 1024 102400; do
-    if [ "$size" = 1024 ]; then want pop1k || continue; n=$POP_N1; first=1; rounds=10; wl=pop1k
-    else want pop100k || continue; n=$POP_N100; first=21; rounds=5; wl=pop100k; fi
+    if [ "$size" = 1024 ]; then want pop1k || continue; n=$POP_N1; box=user; rounds=10; wl=pop1k
+    else want pop100k || continue; n=$POP_N100; box=big; rounds=5; wl=pop100k; fi
     if [ -x "$multi" ]; then
-      list=$(seq -s, -f 'user%g@bench.test' "$first" $((first + 19)))
+      list=$(seq -s, -f "$box%g@bench.test" 1 20)
     else
-      list=user$first@bench.test; rounds=$((rounds * 4))
+      list=${box}1@bench.test; rounds=$((rounds * 4))
     fi
     echo "  prefill: $n x $size B into $list"
     locked "$HERE/prefill.py" 127.0.0.1 "$SMTP_PORT" "$n" "$size" --rcpts "$list" --max-seconds 60 \
       >"$WORK/prefill.$wl.log" 2>&1 || { echo "  prefill failed:"; tail -3 "$WORK/prefill.$wl.log"; }
     for r in $(seq 1 "$REPS"); do
       if [ -x "$multi" ]; then
-        run_one ours "$wl" "$r" "$PID" "$multi" 127.0.0.1 "$POP3_PORT" "user$first@bench.test" pass 20 "$rounds" \
-          --users "$list" --max-seconds "$RUN_LIMIT"
+        # pop3_multi.py: session i (1..20) logs in as $box{i}@bench.test
+        run_one ours "$wl" "$r" "$PID" "$multi" 127.0.0.1 "$POP3_PORT" "$box{i}@bench.test" pass 20 "$rounds" \
+          --max-seconds "$RUN_LIMIT"
       else
         run_one ours "$wl" "$r" "$PID" "$SHARED/pop3_load.py" 127.0.0.1 "$POP3_PORT" "$list" pass 1 "$rounds" \
           --max-seconds "$RUN_LIMIT"
@@ -302,8 +304,11 @@ pop_peer() { # greenmail|dovecot
     locked "$SHARED/pop3_load.py" 127.0.0.1 "$port" user pass --prefill "$n" --prefill-size "$size" \
       --smtp-port "$sport" --rcpt "$rcpt" --prefill-only --prefill-wait 60 --max-seconds 60 >"$WORK/prefill.$srv.$wl.log" 2>&1 \
       || { echo "  prefill failed:"; tail -3 "$WORK/prefill.$srv.$wl.log"; }
+    # The same client as for ours when it is there (all 20 sessions as "user": Dovecot does not lock).
+    local tool=$SHARED/pop3_load.py
+    [ -x "$HERE/pop3_multi.py" ] && tool=$HERE/pop3_multi.py
     for r in $(seq 1 "$REPS"); do
-      run_one "$srv" "$wl" "$r" "$pid" "$SHARED/pop3_load.py" 127.0.0.1 "$port" user pass 20 "$rounds" --max-seconds "$RUN_LIMIT"
+      run_one "$srv" "$wl" "$r" "$pid" "$tool" 127.0.0.1 "$port" user pass 20 "$rounds" --max-seconds "$RUN_LIMIT"
     done
   done
 }
