@@ -30,6 +30,8 @@ import java.util.Set;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -57,6 +59,17 @@ public final class MailstoreService {
   /** Journal reads ({@link #eventsSince}); separate so that catching-up consumers cannot starve deliveries. */
   private final WorkerExecutor events;
   private final MailstoreMetrics metrics;
+  /**
+   * Writes the copies of deliveries (the blocking part; the flush is the store's committer's). No
+   * thread waits for a flush here, so a few threads keep up with many concurrent deliveries.
+   */
+  private final ExecutorService writers = Executors.newFixedThreadPool(WRITER_THREADS, r -> {
+    Thread t = new Thread(r, "mailstore-deliver");
+    t.setDaemon(true);
+    return t;
+  });
+  static final int WRITER_THREADS = 8;
+
   /** Journals the new-mail events of concurrent deliveries as groups, beside the store's flush. */
   private final BatchingAppender journalAppends = new BatchingAppender("mailstore-journal-append", this::journal);
 
@@ -138,7 +151,7 @@ public final class MailstoreService {
       // delivery log's committer, or the journal's), and the reply leaves from there, sparing a
       // hop through this verticle's event loop for every delivery.
       Promise<Done> done = Promise.promise();
-      io.executeBlocking(() -> {
+      Runnable write = () -> {
         long start = System.nanoTime();
         String subject = MessageText.subject(req.content());
         // The events are journaled on another thread while the store waits for its flush, so
@@ -163,8 +176,20 @@ public final class MailstoreService {
           }
           journaled.thenAccept(events -> done.complete(new Done(stored, events)));
         });
-        return null;
-      }, false).onFailure(t -> done.tryFail(mapped(t)));
+      };
+      // A plain pool, not executeBlocking: nothing waits for the task itself (the promise above
+      // carries the outcome), so its completion need not wake this verticle's event loop.
+      try {
+        writers.execute(() -> {
+          try {
+            write.run();
+          } catch (RuntimeException | Error e) {
+            done.tryFail(mapped(e));
+          }
+        });
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        done.tryFail(new MailstoreException(MailstoreError.STORAGE_FAILURE, "mailstore is stopping"));
+      }
       return done.future().map(d -> {
         publish(Addresses.EVENTS_NEW, d.events());
         return new DeliverResult(req.deliveryId(), d.stored());
@@ -185,6 +210,12 @@ public final class MailstoreService {
 
   /** Appends what is queued for the journal and stops its thread. */
   public void close() {
+    writers.shutdown();
+    try {
+      writers.awaitTermination(30, java.util.concurrent.TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     journalAppends.close();
   }
 

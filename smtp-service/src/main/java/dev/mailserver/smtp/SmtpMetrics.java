@@ -31,7 +31,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *       greeting included.</li>
  *   <li>{@value #REJECTIONS} (counter, tag {@code code}: the three-digit reply code): every 4xx/5xx
  *       reply. Codes are our own canned replies, so the tag has a handful of values.</li>
- *   <li>{@value #ACK_LATENCY} (timer with histogram buckets from 5 ms to 30 s, for
+ *   <li>{@value #ACK_LATENCY} (timer with histogram buckets from 1 ms to 30 s, for
  *       {@code histogram_quantile} over any number of processes; tag {@code result}:
  *       stored, failed): from the end of DATA (the final dot) to writing the reply that answers it,
  *       i.e. the mailstore round trip. Only messages that went to the store count.</li>
@@ -140,7 +140,8 @@ public final class SmtpMetrics {
     return Timer.builder(ACK_LATENCY)
         .description("From the end of DATA to the reply that answers it: the mailstore round trip")
         .tag("result", result)
-        .serviceLevelObjectives(Duration.ofMillis(5), Duration.ofMillis(10), Duration.ofMillis(25),
+        .serviceLevelObjectives(Duration.ofMillis(1), Duration.ofMillis(2), Duration.ofMillis(5),
+            Duration.ofMillis(10), Duration.ofMillis(25),
             Duration.ofMillis(50), Duration.ofMillis(100), Duration.ofMillis(250), Duration.ofMillis(500),
             Duration.ofSeconds(1), Duration.ofMillis(2500), Duration.ofSeconds(5), Duration.ofSeconds(10),
             Duration.ofSeconds(30))
