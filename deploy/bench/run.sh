@@ -222,7 +222,7 @@ want() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
 # (SMTP_TIMEOUT / --max-seconds cut it off otherwise; the rate stays valid, status says TIMEOUT)
 smtp_counts() { # server -> "N1k N100k LATPERSESSION"
   case $1 in
-    ours) echo "40000 8000 1000" ;;
+    ours) echo "20000 5000 600" ;;
     postfix) echo "12000 5000 200" ;;
     greenmail) echo "100000 12000 3000" ;;
     sink) echo "300000 40000 4000" ;;
