@@ -16,7 +16,8 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-SHARED=${BENCH_SHARED:-/work/shared/bench}
+# The shared load scripts beside the repository (../shared/bench), wherever it is checked out.
+SHARED=${BENCH_SHARED:-$(cd "$(dirname "$0")/../../../shared/bench" 2>/dev/null && pwd || echo /work/shared/bench)}
 LOCK=${BENCH_LOCK:-/tmp/bench.lock}
 JAR=${BENCH_JAR:-$ROOT/deploy/target/mailserver.jar}
 SMTP_PORT=${BENCH_SMTP_PORT:-32525} POP3_PORT=${BENCH_POP3_PORT:-32110}

@@ -21,7 +21,8 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
-SHARED=${BENCH_SHARED:-/work/shared/bench}
+# The shared load scripts beside the repository (../shared/bench), wherever it is checked out.
+SHARED=${BENCH_SHARED:-$(cd "$(dirname "$0")/../../../shared/bench" 2>/dev/null && pwd || echo /work/shared/bench)}
 LOCK=${BENCH_LOCK:-/tmp/bench.lock}
 REPS=3 PEERS=0 IDLE=0 IDLE_N=10000 KEEP=0
 ONLY="smtp1k,smtp100k,smtplat1k,pop1k,pop100k"
