@@ -40,7 +40,7 @@ public class MailstoreVerticle extends VerticleBase {
 
   /** Where the delivery log's segments live, under the data directory. */
   static final String DELIVERY_LOG_DIR = "deliverylog";
-  /** Deliveries and reads; parallel deliveries each hold one thread while they fsync. */
+  /** Reads, listings, deletions, account checks (deliveries have their own writers in MailstoreService). */
   static final int IO_POOL_SIZE = 16;
   /** bcrypt is CPU-bound: a small pool bounds the CPU that login attempts can take. */
   static final int AUTH_POOL_SIZE = 2;

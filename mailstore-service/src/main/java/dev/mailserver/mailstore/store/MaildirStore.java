@@ -37,8 +37,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Maildir storage: {@code <root>/<domain>/<local>/{tmp,new,cur}}. A delivery writes
- * {@code tmp/<name>}, fsyncs it, renames it into {@code new/} and fsyncs {@code new/} before it
- * returns, so an acknowledged message survives a crash and a half-written one is never visible.
+ * {@code tmp/<name>} and renames it into {@code new/}, so a half-written message is never visible;
+ * it is durable before the delivery completes, either through the {@link DeliveryLog} (small
+ * messages, when a log directory is given) or by an fsync of the file and of {@code new/}.
  * Other Maildir programs may share the directories: foreign names and {@code cur/} files with
  * {@code :2,<flags>} are read as well. Messages are left in {@code new/}; this store never renames.
  * Several mailstore instances may share the root: nothing is cached, every list and fetch reads the
