@@ -174,6 +174,11 @@ public final class MailstoreService {
             done.fail(mapped(failed instanceof CompletionException c ? c.getCause() : failed));
             return;
           }
+          if (journaled == null) {
+            // A store that never named its copies: journal them now, after the fact.
+            done.complete(new Done(stored, journal(newEvents(req, stored, subject))));
+            return;
+          }
           journaled.thenAccept(events -> done.complete(new Done(stored, events)));
         });
       };
