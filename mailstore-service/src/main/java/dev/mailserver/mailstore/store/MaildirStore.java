@@ -76,7 +76,7 @@ public final class MaildirStore implements MailStore {
   }
 
   public MaildirStore(Path root, MaildirNames names, Durability durability) {
-    this(root, names, durability, null);
+    this(root, names, durability, null, DeliveryLog.DEFAULT_CHECKPOINT_INTERVAL);
   }
 
   /**
@@ -84,20 +84,21 @@ public final class MaildirStore implements MailStore {
    * {@link DeliveryLog} in {@code logDir} (null: every copy fsync'd on its own, as before).
    */
   public MaildirStore(Path root, String hostname, Durability.Observer fsyncs, Path logDir) {
-    this(root, new MaildirNames(hostname), new Durability(fsyncs), logDir);
+    this(root, hostname, fsyncs, logDir, DeliveryLog.DEFAULT_CHECKPOINT_INTERVAL);
   }
 
-  private MaildirStore(Path root, MaildirNames names, Durability durability, Path logDir) {
+  /** With another checkpoint interval (tests: long, so that no checkpoint runs unless asked for). */
+  MaildirStore(Path root, String hostname, Durability.Observer fsyncs, Path logDir, Duration checkpointInterval) {
+    this(root, new MaildirNames(hostname), new Durability(fsyncs), logDir, checkpointInterval);
+  }
+
+  private MaildirStore(Path root, MaildirNames names, Durability durability, Path logDir, Duration checkpointInterval) {
     this.root = root.toAbsolutePath().normalize();
     this.names = names;
     this.durability = durability;
-    this.log = logDir == null ? null : new DeliveryLog(logDir, this.root, durability);
+    this.log = logDir == null ? null : new DeliveryLog(logDir, this.root, durability,
+        DeliveryLog.syncfsOrFsync(durability), checkpointInterval);
     this.directories = new DirectorySync(durability);
-  }
-
-  /** The group-commit log, or null when every copy is fsync'd on its own. */
-  public DeliveryLog deliveryLog() {
-    return log;
   }
 
   public Path root() {
