@@ -15,8 +15,7 @@ import dev.mailserver.mailstore.accounts.Passwords;
 import dev.mailserver.mailstore.journal.EventJournal;
 import dev.mailserver.mailstore.journal.FileEventJournal;
 import dev.mailserver.mailstore.journal.InMemoryEventJournal;
-import dev.mailserver.common.model.MessageInfo;
-import dev.mailserver.mailstore.store.DeleteResult;
+import dev.mailserver.mailstore.store.ForwardingStore;
 import dev.mailserver.mailstore.store.InMemoryStore;
 import dev.mailserver.mailstore.store.MailStore;
 import dev.mailserver.mailstore.store.MailboxName;
@@ -106,47 +105,12 @@ class MailstoreServiceEventsTest {
   @Test
   void aDeliveryThatFailsAfterItsEventsWereJournaledRetractsThemAndPublishesNothing() throws Exception {
     // A store whose flush fails after it named the copies: what a failed log write looks like.
-    MailStore failing = new MailStore() {
+    MailStore failing = new ForwardingStore(store) {
       @Override
       public List<DeliverResult.Stored> deliver(String sender, List<MailboxName> rcpts, Buffer content,
                                                 java.util.function.Consumer<List<DeliverResult.Stored>> named) {
         named.accept(List.of(new DeliverResult.Stored("alice@example.test", "1.M1P1Q1R1.h,S=9", 9)));
         throw new MailstoreException(MailstoreError.STORAGE_FAILURE, "flush failed");
-      }
-
-      @Override
-      public List<DeliverResult.Stored> deliver(String sender, List<MailboxName> rcpts, Buffer content) {
-        return deliver(sender, rcpts, content, named -> {});
-      }
-
-      @Override
-      public void createMailbox(MailboxName m) {
-        store.createMailbox(m);
-      }
-
-      @Override
-      public boolean exists(MailboxName m) {
-        return store.exists(m);
-      }
-
-      @Override
-      public List<MessageInfo> list(MailboxName m) {
-        return store.list(m);
-      }
-
-      @Override
-      public Buffer fetch(MailboxName m, String id) {
-        return store.fetch(m, id);
-      }
-
-      @Override
-      public Buffer fetchTop(MailboxName m, String id, int lines) {
-        return store.fetchTop(m, id, lines);
-      }
-
-      @Override
-      public DeleteResult delete(MailboxName m, java.util.Collection<String> ids) {
-        return store.delete(m, ids);
       }
     };
     InMemoryEventJournal journal = new InMemoryEventJournal();

@@ -14,6 +14,7 @@ import dev.mailserver.mailstore.accounts.AccountSeed;
 import dev.mailserver.mailstore.accounts.Accounts;
 import dev.mailserver.mailstore.accounts.Passwords;
 import dev.mailserver.mailstore.store.DeleteResult;
+import dev.mailserver.mailstore.store.ForwardingStore;
 import dev.mailserver.mailstore.store.InMemoryStore;
 import dev.mailserver.mailstore.store.MailStore;
 import dev.mailserver.mailstore.store.MailboxName;
@@ -151,12 +152,11 @@ class RouterLevelTest {
   }
 
   /** A store whose disk can "fail" on demand. */
-  static final class FlakyStore implements MailStore {
-    final MailStore delegate;
+  static final class FlakyStore extends ForwardingStore {
     volatile boolean down;
 
     FlakyStore(MailStore delegate) {
-      this.delegate = delegate;
+      super(delegate);
     }
 
     private void check() {
@@ -166,43 +166,33 @@ class RouterLevelTest {
     }
 
     @Override
-    public void createMailbox(MailboxName mailbox) {
-      delegate.createMailbox(mailbox);
-    }
-
-    @Override
-    public boolean exists(MailboxName mailbox) {
-      return delegate.exists(mailbox);
-    }
-
-    @Override
     public List<DeliverResult.Stored> deliver(String sender, List<MailboxName> recipients, Buffer content) {
       check();
-      return delegate.deliver(sender, recipients, content);
+      return super.deliver(sender, recipients, content);
     }
 
     @Override
     public List<MessageInfo> list(MailboxName mailbox) {
       check();
-      return delegate.list(mailbox);
+      return super.list(mailbox);
     }
 
     @Override
     public Buffer fetch(MailboxName mailbox, String id) {
       check();
-      return delegate.fetch(mailbox, id);
+      return super.fetch(mailbox, id);
     }
 
     @Override
     public Buffer fetchTop(MailboxName mailbox, String id, int bodyLines) {
       check();
-      return delegate.fetchTop(mailbox, id, bodyLines);
+      return super.fetchTop(mailbox, id, bodyLines);
     }
 
     @Override
     public DeleteResult delete(MailboxName mailbox, Collection<String> ids) {
       check();
-      return delegate.delete(mailbox, ids);
+      return super.delete(mailbox, ids);
     }
   }
 
