@@ -168,10 +168,17 @@ public final class MailstoreService {
           metrics.deliveryWritten(System.nanoTime() - start);
           CompletableFuture<List<MailEvent>> journaled = journaling.get();
           if (failed != null) {
-            if (journaled != null) {
-              journaled.thenAccept(this::retract);
+            Throwable cause = mapped(failed instanceof CompletionException c ? c.getCause() : failed);
+            if (journaled == null) {
+              done.fail(cause);
+              return;
             }
-            done.fail(mapped(failed instanceof CompletionException c ? c.getCause() : failed));
+            // Answered only once the retraction is journaled: whoever hears of the failure and
+            // then reads the journal finds the events already taken back.
+            journaled.thenAccept(events -> {
+              retract(events);
+              done.fail(cause);
+            });
             return;
           }
           if (journaled == null) {
