@@ -88,6 +88,8 @@ public final class MailServer implements AutoCloseable {
    * Vert.x instances in one JVM (tests) never share or close each other's registry.
    */
   static VertxBuilder instrumented(VertxOptions options, PrometheusMeterRegistry registry) {
+    // epoll when its native library loads (Linux x86-64), else NIO: see Vertx#isNativeTransportEnabled.
+    options.setPreferNativeTransport(true);
     options.setMetricsOptions(new MicrometerMetricsOptions()
         .setEnabled(true)
         .setJvmMetricsEnabled(true)
@@ -274,7 +276,9 @@ public final class MailServer implements AutoCloseable {
     while (t.getCause() != null && t.getCause() != t && (t.getMessage() == null || t instanceof java.util.concurrent.CompletionException)) {
       t = t.getCause();
     }
-    if (t instanceof java.net.BindException) {
+    // NIO throws BindException; the epoll transport an IOException "bind(..) failed with error(-98): ...".
+    if (t instanceof java.net.BindException
+        || (t instanceof java.io.IOException && t.getMessage() != null && t.getMessage().startsWith("bind("))) {
       return "cannot listen: " + t.getMessage() + " (is another server using the port? set it in the config or to 0)";
     }
     return t.getMessage() != null ? t.getMessage() : t.toString();
