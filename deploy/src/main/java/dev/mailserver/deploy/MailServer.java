@@ -138,6 +138,10 @@ public final class MailServer implements AutoCloseable {
   private static MailServer start(Vertx vertx, JsonObject config, List<Role> roles, boolean clustered, int instances)
       throws StartupException {
     Codecs.register(vertx);
+    // Operators comparing hosts should see which I/O transport they got (epoll only on Linux x86-64).
+    Throwable noNative = vertx.unavailableNativeTransportCause();
+    LOG.info("I/O transport: {}", vertx.isNativeTransportEnabled() ? "native (epoll)"
+        : "NIO" + (noNative != null ? " (native transport unavailable: " + noNative + ")" : ""));
     PrometheusMeterRegistry registry = Meters.bound(vertx)
         .filter(PrometheusMeterRegistry.class::isInstance).map(PrometheusMeterRegistry.class::cast)
         .orElseGet(() -> {
