@@ -269,8 +269,14 @@ smtp_workloads() { # server pid
 
 # POP3 mailboxes: 200 x 1 KiB and 100 x 100 KiB (each session reads its whole mailbox per round)
 POP_N1=200 POP_N100=100
+# Unrecorded, as for SMTP: the first pass over the mailboxes measures the JIT and a cold page cache.
+pop_warm_up() { # server workload command...
+  local srv=$1 wl=$2; shift 2
+  echo "  warm-up (not recorded): one run of the same POP3 load"
+  locked "$@" >"$WORK/$srv.warmup.$wl.log" 2>&1 || echo "  warm-up had errors (see $WORK/$srv.warmup.$wl.log)"
+}
 pop_ours() {
-  local multi=$HERE/pop3_multi.py r size n rounds box list wl
+  local multi=$HERE/pop3_multi.py r size n rounds box list wl load
   for size in 1024 102400; do
     if [ "$size" = 1024 ]; then want pop1k || continue; n=$POP_N1; box=user; rounds=10; wl=pop1k
     else want pop100k || continue; n=$POP_N100; box=big; rounds=5; wl=pop100k; fi
@@ -282,24 +288,15 @@ pop_ours() {
     echo "  prefill: $n x $size B into $list"
     locked "$HERE/prefill.py" 127.0.0.1 "$SMTP_PORT" "$n" "$size" --rcpts "$list" --max-seconds 60 \
       >"$WORK/prefill.$wl.log" 2>&1 || { echo "  prefill failed:"; tail -3 "$WORK/prefill.$wl.log"; }
-    # Unrecorded, as for SMTP: the first pass over the mailboxes measures the JIT and a cold page cache.
-    echo "  warm-up (not recorded): one run of the same POP3 load"
+    # One command for the warm-up and the repetitions; pop3_multi.py: session i (1..20) logs in as $box{i}@bench.test
     if [ -x "$multi" ]; then
-      locked "$multi" 127.0.0.1 "$POP3_PORT" "$box{i}@bench.test" pass 20 "$rounds" --max-seconds "$RUN_LIMIT" \
-        >"$WORK/ours.warmup.$wl.log" 2>&1 || echo "  warm-up had errors (see $WORK/ours.warmup.$wl.log)"
+      load=("$multi" 127.0.0.1 "$POP3_PORT" "$box{i}@bench.test" pass 20 "$rounds" --max-seconds "$RUN_LIMIT")
     else
-      locked "$SHARED/pop3_load.py" 127.0.0.1 "$POP3_PORT" "$list" pass 1 "$rounds" --max-seconds "$RUN_LIMIT" \
-        >"$WORK/ours.warmup.$wl.log" 2>&1 || echo "  warm-up had errors (see $WORK/ours.warmup.$wl.log)"
+      load=("$SHARED/pop3_load.py" 127.0.0.1 "$POP3_PORT" "$list" pass 1 "$rounds" --max-seconds "$RUN_LIMIT")
     fi
+    pop_warm_up ours "$wl" "${load[@]}"
     for r in $(seq 1 "$REPS"); do
-      if [ -x "$multi" ]; then
-        # pop3_multi.py: session i (1..20) logs in as $box{i}@bench.test
-        run_one ours "$wl" "$r" "$PID" "$multi" 127.0.0.1 "$POP3_PORT" "$box{i}@bench.test" pass 20 "$rounds" \
-          --max-seconds "$RUN_LIMIT"
-      else
-        run_one ours "$wl" "$r" "$PID" "$SHARED/pop3_load.py" 127.0.0.1 "$POP3_PORT" "$list" pass 1 "$rounds" \
-          --max-seconds "$RUN_LIMIT"
-      fi
+      run_one ours "$wl" "$r" "$PID" "${load[@]}"
     done
   done
   if [ -x "$multi" ]; then echo "ours POP3: 20 sessions on 20 mailboxes (deploy/bench/pop3_multi.py)" >>"$WORK/notes"
@@ -321,11 +318,10 @@ pop_peer() { # greenmail|dovecot
     # The same client as for ours when it is there (all 20 sessions as "user": Dovecot does not lock).
     local tool=$SHARED/pop3_load.py
     [ -x "$HERE/pop3_multi.py" ] && tool=$HERE/pop3_multi.py
-    echo "  warm-up (not recorded): one run of the same POP3 load"
-    locked "$tool" 127.0.0.1 "$port" user pass 20 "$rounds" --max-seconds "$RUN_LIMIT" \
-      >"$WORK/$srv.warmup.$wl.log" 2>&1 || echo "  warm-up had errors (see $WORK/$srv.warmup.$wl.log)"
+    local load=("$tool" 127.0.0.1 "$port" user pass 20 "$rounds" --max-seconds "$RUN_LIMIT")
+    pop_warm_up "$srv" "$wl" "${load[@]}"
     for r in $(seq 1 "$REPS"); do
-      run_one "$srv" "$wl" "$r" "$pid" "$tool" 127.0.0.1 "$port" user pass 20 "$rounds" --max-seconds "$RUN_LIMIT"
+      run_one "$srv" "$wl" "$r" "$pid" "${load[@]}"
     done
   done
 }
