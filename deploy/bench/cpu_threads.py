@@ -83,27 +83,25 @@ def main():
         g[1] += s - s0
         g[2] += 1
     # What the process spent beyond its live threads is the time of threads that ended during the
-    # run (the process total keeps it, without telling user from system: counted as user here).
-    ended = (p1 - p0) - sum(u + s for u, s, _ in rows.values())
-    if ended > 0:
-        rows["(threads that ended)"] = [ended, 0, 0]
-    total = sum(u + s for u, s, _ in rows.values()) or 1
+    # run: the process total keeps it, without telling user from system.
+    live_ticks = sum(u + s for u, s, _ in rows.values())
+    ended = max(0, (p1 - p0) - live_ticks)
+    total = (live_ticks + ended) or 1
     n = a.messages
+    us = lambda ticks: ticks * TICK_US / n
     print(f"server pid {a.pid}: {n} messages in {wall:.1f} s; CPU per message by thread group "
           f"(us user / us system); machine context switches {(c1 - c0) / n:.1f} per message")
-    print(f"| thread group | threads | user us/msg | system us/msg | share |")
-    print(f"|---|---:|---:|---:|---:|")
-    for name, (u, s, k) in sorted(rows.items(), key=lambda kv: -(kv[1][0] + kv[1][1]))[:a.top]:
-        if u + s == 0:
-            continue
-        if name == "(threads that ended)":
-            print(f"| {name} | ? | {u * TICK_US / n:.1f} (user+system) | - | {100 * u / total:.0f} % |")
-            continue
-        print(f"| {name} | {k} | {u * TICK_US / n:.1f} | {s * TICK_US / n:.1f} | {100 * (u + s) / total:.0f} % |")
+    print("| thread group | threads | user us/msg | system us/msg | share |")
+    print("|---|---:|---:|---:|---:|")
+    if ended:
+        print(f"| (threads that ended) | ? | {us(ended):.1f} (user+system) | - | {100 * ended / total:.0f} % |")
+    live = sorted(((k, v) for k, v in rows.items() if v[0] + v[1]), key=lambda kv: -(kv[1][0] + kv[1][1]))
+    for name, (u, s, k) in live[:a.top]:
+        print(f"| {name} | {k} | {us(u):.1f} | {us(s):.1f} | {100 * (u + s) / total:.0f} % |")
     tu = sum(u for u, _, _ in rows.values())
     ts = sum(s for _, s, _ in rows.values())
-    print(f"| all | {sum(k for *_, k in rows.values())} | {tu * TICK_US / n:.1f} | {ts * TICK_US / n:.1f} | "
-          f"{(tu + ts) * TICK_US / n:.0f} us/msg |")
+    print(f"| all | {sum(k for *_, k in rows.values())} | {us(tu):.1f} | {us(ts):.1f} | "
+          f"{us(live_ticks + ended):.0f} us/msg |")
     return rc
 
 
